@@ -1,0 +1,114 @@
+import { dirname, resolve } from 'node:path';
+import { UsageError } from './errors.js';
+import { FACILITIES, isoDay, oneOf, positiveNumber, redactArgv, splitList, wholeNumber } from './flags.js';
+import { SIEM_FORMAT } from './format/index.js';
+import { APPS, SEVERITIES, type AppName } from './types.js';
+import type { OutputSpec, RunOptions } from './options.js';
+
+/** What commander hands us: strings as typed. */
+export interface RawFlags {
+  config: string; state_dir?: string; elastica_app?: string[]; severity?: string[]; app?: string[];
+  object_type?: string[]; activity_type?: string[]; start_date?: string; max_logs?: string;
+  c?: boolean; r?: boolean; d?: boolean; output: string; stream: string; filename?: string;
+  max_bytes: string; backup_count: string; target?: string; socket_type: string; syslog_header: string;
+  framing: string; facility: string; tls_ca?: string; tls_cert?: string; tls_key?: string;
+  format?: string; siem?: string; max_message_size?: string; rate?: string; max_runtime: string;
+  request_timeout: string; reconnect_timeout: string; retries: string; page_size: string; proxy?: string; proxy_user?: string;
+  proxy_password?: string; ca_file?: string; insecure?: boolean; log_file: string; customfile?: string;
+  log_format: string; heartbeat?: boolean; dry_run?: boolean;
+}
+
+const ALL_LEVELS = [...new Set([...SEVERITIES.Investigate, ...SEVERITIES.Detect, 'all'])];
+export const SYSLOG_RATE = 35;   // under rsyslog's classic 200 per 5 s per process, burst included
+export const UDP_RATE = 1000;
+export const SYSLOG_MAX_MESSAGE = 8000; // rsyslog's default 8 KiB per message, less room for the header
+
+function hostPort(flag: string, v: string, defPort: number): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(v) ?? /^([^:]+)(?::(\d+))?$/.exec(v);
+  if (!m) throw new UsageError(`${flag}: expected host:port, got "${v}"`);
+  const port = m[2] === undefined ? defPort : wholeNumber(flag, m[2], 1, 65535)!;
+  return { host: m[1]!, port };
+}
+
+function outputSpec(f: RawFlags): OutputSpec {
+  const kind = oneOf('-o/--output', f.output, ['SYSLOG', 'REMOTE', 'STREAM', 'FILE'] as const, (s) => s.toUpperCase());
+  const facility = FACILITIES[f.facility.toLowerCase()];
+  if (facility === undefined) throw new UsageError(`--facility: unknown value "${f.facility}"; valid values: ${Object.keys(FACILITIES).join(', ')}`);
+  switch (kind) {
+    case 'FILE': {
+      if (!f.filename) throw new UsageError('-o FILE needs -f/--filename PATH');
+      return { kind, path: resolve(f.filename), maxBytes: wholeNumber('--max_bytes', f.max_bytes, 0)!, backupCount: wholeNumber('--backup_count', f.backup_count, 0, 999)! };
+    }
+    case 'STREAM':
+      return { kind, stream: oneOf('-s/--stream', f.stream, ['STDOUT', 'STDERR'] as const, (s) => s.toUpperCase()) };
+    case 'SYSLOG':
+      return { kind, socketPath: f.target ?? '/dev/log', facility };
+    case 'REMOTE': {
+      const { host, port } = hostPort('-t/--target', f.target ?? 'localhost:514', 514);
+      const socketType = oneOf('--socket_type', f.socket_type, ['UDP', 'TCP', 'TLS'] as const, (s) => s.toUpperCase());
+      const header = oneOf('--syslog_header', f.syslog_header, ['rfc3164', 'rfc5424', 'none'] as const);
+      const framing = oneOf('--framing', f.framing, ['lf', 'octet'] as const);
+      if (socketType === 'UDP' && f.framing.toLowerCase() === 'octet') throw new UsageError('--framing octet applies to TCP and TLS only');
+      return { kind, host, port, socketType, header, framing, facility, tlsCa: f.tls_ca, tlsCert: f.tls_cert, tlsKey: f.tls_key };
+    }
+  }
+}
+
+export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
+  const configPath = resolve(f.config);
+  const apps: AppName[] = f.elastica_app
+    ? [...new Set(splitList(f.elastica_app)!.map((a) => oneOf('--elastica_app', a, APPS)))]
+    : [...APPS];
+  if (apps.length === 0) throw new UsageError(`--elastica_app: no app given; valid values: ${APPS.join(', ')}`);
+  const severity = f.severity ? [...new Set(splitList(f.severity)!.map((s) => oneOf('--severity', s, ALL_LEVELS)))] : undefined;
+  if (severity && severity.length === 0) throw new UsageError(`--severity: no level given; valid values: ${ALL_LEVELS.join(', ')}`);
+  const output = outputSpec(f);
+  let format: RunOptions['format'] = 'cef';
+  if (f.siem) format = SIEM_FORMAT[oneOf('--siem', f.siem, ['arcsight', 'qradar', 'splunk'] as const)] as RunOptions['format'];
+  if (f.format) {
+    const chosen = oneOf('--format', f.format, ['cef', 'leef', 'json'] as const);
+    if (f.siem && chosen !== format) throw new UsageError(`--format ${chosen} contradicts --siem ${f.siem} (which means ${format})`);
+    format = chosen;
+  }
+  const toSyslog = output.kind === 'SYSLOG' || output.kind === 'REMOTE';
+  const defaultRate = output.kind === 'SYSLOG' ? SYSLOG_RATE : output.kind === 'REMOTE' && output.socketType === 'UDP' ? UDP_RATE : undefined;
+  const rate = positiveNumber('--rate', f.rate) ?? defaultRate;
+  const maxMessageSize = wholeNumber('--max_message_size', f.max_message_size, 0) ?? (toSyslog ? SYSLOG_MAX_MESSAGE : 0);
+  if (maxMessageSize > 0 && maxMessageSize < 512) throw new UsageError(`--max_message_size: must be 0 (no limit) or at least 512, got ${maxMessageSize}`);
+  if (f.proxy_password !== undefined && f.proxy_user === undefined) throw new UsageError('-p/--proxy_password needs -u/--proxy_user');
+  return {
+    configPath,
+    stateDir: resolve(f.state_dir ?? dirname(configPath)),
+    apps,
+    severity,
+    service: splitList(f.app),
+    objectType: splitList(f.object_type),
+    activityType: splitList(f.activity_type),
+    startDate: isoDay('--start_date', f.start_date),
+    maxLogs: wholeNumber('--max_logs', f.max_logs, 1),
+    clearStatus: f.c === true,
+    reset: f.r === true,
+    debug: f.d === true,
+    dryRun: f.dry_run === true,
+    heartbeat: f.heartbeat === true,
+    output,
+    format,
+    maxMessageSize,
+    rate,
+    maxRuntimeS: positiveNumber('--max_runtime', f.max_runtime)!,
+    reconnectS: positiveNumber('--reconnect_timeout', f.reconnect_timeout)!,
+    retries: wholeNumber('--retries', f.retries, 0, 100)!,
+    pageSize: wholeNumber('--page_size', f.page_size, 1, 1000)!,
+    http: {
+      timeoutMs: positiveNumber('--request_timeout', f.request_timeout)! * 1000,
+      proxy: f.proxy,
+      proxyUser: f.proxy_user,
+      proxyPassword: f.proxy_password,
+      caFile: f.ca_file,
+      insecure: f.insecure === true,
+    },
+    logFile: f.customfile ?? f.log_file,
+    logFormat: oneOf('--log_format', f.log_format, ['text', 'json'] as const),
+    argv: redactArgv(argv),
+  };
+}

@@ -1,0 +1,119 @@
+import { Command, Option } from 'commander';
+import { describe, exitCodeOf, InterruptedError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { buildRunOptions, type RawFlags } from './cli-options.js';
+import { VERSION } from './version.js';
+
+export const DEFAULT_LOG_FILE = '/var/log/siem-agent/siem_agent.log';
+
+function program(): Command {
+  const p = new Command('siem-agent')
+    .description('Pull CloudSOC Investigate/Detect logs and deliver them exactly once to a SIEM.')
+    .version(VERSION, '-v, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show this help')
+    .option('--config <path>', 'the API key file (config.json)', './config.json')
+    .option('--state_dir <dir>', 'where export_log.state, export_log.lock and last_job.status live (default: the config file\'s directory)')
+    .option('--elastica_app <apps...>', 'investigate, detect (default both)')
+    .option('--severity <levels...>', 'error critical warning informational high medium low all')
+    .option('--app <names...>', 'SaaS services (API "service"), case-sensitive')
+    .option('--object_type <types...>', 'object types, case-sensitive')
+    .option('--activity_type <types...>', 'activity types, case-sensitive')
+    .option('--start_date <day>', 'start from this UTC day (YYYY-MM-DD), replacing the stored marker')
+    .option('--max_logs <n>', 'logs per app per run (default 10000, 20000 on a large backlog)')
+    .option('-c', 'clear the status (export_log.lock, last_job.status) before running')
+    .option('-r', 'reset the marker and the status: start from the earliest log')
+    .option('-d', 'debug logging')
+    .option('-o, --output <kind>', 'SYSLOG, REMOTE, STREAM or FILE', 'SYSLOG')
+    .option('-s, --stream <name>', 'STDOUT or STDERR (for STREAM)', 'STDERR')
+    .option('-f, --filename <path>', 'output file (for FILE)')
+    .option('--max_bytes <n>', 'FILE: rotate before the file reaches this size (with --backup_count)', '0')
+    .option('--backup_count <n>', 'FILE: rotated files kept (PATH.1 newest)', '0')
+    .option('-t, --target <where>', 'SYSLOG: socket path (default /dev/log); REMOTE: host:port (default localhost:514)')
+    .option('--socket_type <type>', 'REMOTE: UDP, TCP or TLS', 'UDP')
+    .option('--syslog_header <kind>', 'REMOTE: rfc3164, rfc5424 or none', 'rfc3164')
+    .option('--framing <kind>', 'REMOTE TCP/TLS: lf or octet (RFC 6587)', 'lf')
+    .option('--facility <name>', 'syslog facility', 'user')
+    .option('--tls_ca <file>', 'REMOTE TLS: CA bundle that signed the receiver (default: system CAs)')
+    .option('--tls_cert <file>', 'REMOTE TLS: client certificate')
+    .option('--tls_key <file>', 'REMOTE TLS: client key')
+    .option('--format <fmt>', 'cef, leef or json')
+    .option('--siem <name>', 'arcsight (cef), qradar (leef) or splunk (json)')
+    .option('--max_message_size <bytes>', 'shorten the longest values of larger events (default: 8000 for syslog outputs, none for FILE/STREAM)')
+    .option('--rate <n>', 'logs per second (default: 35 for SYSLOG, 1000 for UDP, unpaced otherwise)')
+    .option('--max_runtime <seconds>', 'stop cleanly after this long', '540')
+    .option('--request_timeout <seconds>', 'API connect/read timeout', '30')
+    .option('--reconnect_timeout <seconds>', 'syslog TCP/TLS/socket: keep reconnecting this long before giving up', '30')
+    .option('--retries <n>', 'API retries after the first attempt', '5')
+    .option('--page_size <n>', 'logs per API page (1-1000)', '1000')
+    .option('--proxy <proxy>', 'HTTP(S) proxy, host:port or URL (default: HTTPS_PROXY/HTTP_PROXY)')
+    .option('-u, --proxy_user <user>', 'proxy user')
+    .option('-p, --proxy_password <password>', 'proxy password')
+    .option('--ca_file <file>', 'extra CA to trust for the API (TLS-inspecting proxy, private endpoint)')
+    .option('--insecure', 'do not verify the API\'s TLS certificate (not recommended)')
+    .option('--log_file <path>', 'the agent\'s own log', DEFAULT_LOG_FILE)
+    .addOption(new Option('--customfile <path>', 'the old agent\'s name for --log_file').hideHelp())
+    .option('--log_format <fmt>', 'text or json', 'text')
+    .option('--heartbeat', 'send one event of the agent\'s own with the run summary at the end of each run')
+    .option('--dry_run', 'fetch and format, print to stdout; never move the marker or the status')
+    .showSuggestionAfterError(true);
+  return p;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const p = program();
+  let flags: RawFlags | undefined;
+  p.action((opts: RawFlags) => {
+    flags = opts;
+  });
+  p.exitOverride();
+  p.configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `siem-agent: ${s.slice(7)}` : s) });
+  try {
+    p.parse(argv, { from: 'user' });
+  } catch (e) {
+    const code = (e as { exitCode?: number }).exitCode;
+    return code === 0 ? 0 : 1; // commander already printed help, version or its one-line error
+  }
+  if (!flags) return 0;
+  const stderr = (line: string) => process.stderr.write(`${line}\n`);
+  let log: Logger | undefined;
+  try {
+    const o = buildRunOptions(flags, argv);
+    log = await createLogger({
+      debug: o.debug, file: o.logFile, format: o.logFormat, stderr,
+      verbose: process.stderr.isTTY === true,
+    });
+    log.addSecret(o.http.proxyPassword);
+    const stop = new AbortController();
+    const onSignal = (sig: string) => {
+      if (stop.signal.aborted) process.exit(1);
+      log?.warn(`received ${sig}: stopping, checkpointing what was delivered`);
+      stop.abort(new InterruptedError(`forcefully shut down (${sig})`));
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    const { run, Deadline } = await import('./run.js');
+    const timer = setTimeout(() => stop.abort(new Deadline('max_runtime')), o.maxRuntimeS * 1000);
+    timer.unref();
+    const result = await run(o, log, stop);
+    return result.exitCode;
+  } catch (e) {
+    const msg = describe(e);
+    if (log) log.error(msg.endsWith('.') ? msg : `${msg}. Exiting!`);
+    else stderr(`siem-agent: ${msg}`);
+    return exitCodeOf(e);
+  } finally {
+    await log?.close();
+  }
+}
+
+export function cli(argv: string[]): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      // last resort: never print a stack that could hold a secret, one line only
+      process.stderr.write(`siem-agent: internal error: ${describe(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
+

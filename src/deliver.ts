@@ -1,0 +1,89 @@
+import { OutputError } from './errors.js';
+import type { Format, FormatContext } from './format/index.js';
+import { syslogSeverity } from './format/fields.js';
+import type { Output } from './output/types.js';
+import { pages, type PagerOptions } from './source/pager.js';
+import type { ClientContext } from './source/client.js';
+import { advanceMarker, type Marker } from './state/marker.js';
+import type { AppProgress } from './state/status.js';
+import type { AppName } from './types.js';
+import type { Logger } from './log.js';
+
+export interface AppRun {
+  app: AppName;
+  client: ClientContext;
+  pager: PagerOptions;
+  format: Format;
+  fmt: FormatContext;
+  output: Output;
+  /** Persists the marker; resolves once it is durable. */
+  commit: (m: Marker | undefined) => Promise<void>;
+  progress: AppProgress;
+  onPage: () => void;
+  stop: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * One app's stream: fetch a page (the next one is fetched while this one is written), format,
+ * write, and only then commit the marker. A failed write commits exactly the lines it delivered.
+ */
+export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
+  let marker = r.pager.marker;
+  const it = pages(r.client, r.pager);
+  let pending = it.next();
+  try {
+    for (;;) {
+      const res = await pending;
+      if (res.done) break;
+      const batch = res.value;
+      r.progress.pages++;
+      r.progress.duplicates += batch.duplicates;
+      r.progress.cursor = batch.next;
+      // one page ahead, no more: the generator runs to its next yield while we write this one
+      if (!r.stop.aborted && batch.next !== null) pending = it.next();
+      else pending = Promise.resolve({ done: true, value: undefined });
+
+      const t0 = performance.now();
+      const lines = new Array<string>(batch.records.length);
+      const sev = new Array<number>(batch.records.length);
+      for (let i = 0; i < lines.length; i++) {
+        lines[i] = r.format(batch.records[i]!, r.fmt);
+        sev[i] = syslogSeverity(batch.records[i]!.severity);
+      }
+      const tFormat = performance.now();
+      try {
+        if (lines.length > 0) {
+          await r.output.write(lines, sev);
+          await r.output.confirm?.();
+        }
+      } catch (e) {
+        const delivered = e instanceof OutputError ? e.delivered : 0;
+        if (delivered > 0) {
+          marker = advanceMarker(marker, batch.records.slice(0, delivered));
+          r.progress.delivered += delivered;
+          r.progress.marker = marker?.timestamp;
+          await r.commit(marker);
+        }
+        throw e;
+      }
+      const tWrite = performance.now();
+      marker = advanceMarker(marker, batch.records);
+      r.progress.delivered += batch.records.length;
+      if (batch.records.length > 0) await r.commit(marker);
+      r.progress.marker = marker?.timestamp;
+      r.log.debug(
+        `${r.app} page ${batch.page}: ${batch.records.length} new, ${batch.duplicates} repeated, total_count ${batch.totalCount ?? '?'}; ` +
+          `fetch ${batch.fetchMs.toFixed(0)} ms, format ${(tFormat - t0).toFixed(0)} ms, write ${(tWrite - tFormat).toFixed(0)} ms, ` +
+          `commit ${(performance.now() - tWrite).toFixed(0)} ms`,
+      );
+      r.onPage();
+      if (r.stop.aborted) break;
+    }
+  } finally {
+    // an abandoned prefetch must not surface as an unhandled rejection
+    pending.catch(() => undefined);
+    void it.return(undefined).catch(() => undefined);
+  }
+  return marker;
+}

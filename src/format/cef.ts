@@ -1,0 +1,95 @@
+import type { LogRecord } from '../types.js';
+import { fitPairs, numericSeverity, safeKey, text, type FormatContext, type Pair } from './fields.js';
+
+/*
+ * CEF as ArcSight's "Implementing ArcSight CEF" defines it. Header: `\` and `|` escaped.
+ * Extension: `\`, `=` escaped, CR/LF written as \r and \n, so no value can end a line or
+ * start a key of its own. Header values are capped (their full text is in the extension).
+ */
+const HEADER_MAX = 128;
+
+export function escapeCefHeader(s: string): string {
+  const one = s.replace(/[\r\n]+/g, ' ');
+  const capped = one.length > HEADER_MAX ? `${one.slice(0, HEADER_MAX - 1)}…` : one;
+  return /[\\|]/.test(capped) ? capped.replace(/[\\|]/g, (c) => `\\${c}`) : capped;
+}
+
+const EXT_ESC: Record<string, string> = { '\\': '\\\\', '=': '\\=', '\n': '\\n', '\r': '\\r' };
+const EXT_RE = /[\\=\r\n]/g;
+export function escapeCefValue(s: string): string {
+  EXT_RE.lastIndex = 0;
+  return EXT_RE.test(s) ? s.replace(EXT_RE, (c) => EXT_ESC[c]!) : s;
+}
+
+/** Record fields with a standard CEF key. Order here is the order in the line. */
+const STANDARD: ReadonlyArray<[field: string, key: string, check?: (v: unknown) => boolean]> = [
+  ['message', 'msg'],
+  ['user', 'suser'],
+  ['host', 'src'],
+  ['service', 'destinationServiceName'],
+  ['activity_type', 'act'],
+  ['user_agent', 'requestClientApplication'],
+  ['resource_id', 'fileId'],
+  ['file_size', 'fsize', Number.isInteger],
+  ['latitude', 'slat', (v) => typeof v === 'number' && Number.isFinite(v)],
+  ['longitude', 'slong', (v) => typeof v === 'number' && Number.isFinite(v)],
+];
+/** CloudSOC fields without a standard key go to labelled custom strings. */
+const CUSTOM: ReadonlyArray<[field: string, key: string, label: string, check?: (v: unknown) => boolean]> = [
+  ['object_type', 'cs1', 'objectType'],
+  ['name', 'cs2', 'logName'],
+  ['severity', 'cs3', 'severity'],
+  ['policy_violated', 'cs4', 'policyViolated'],
+  ['incident_id', 'cs5', 'incidentId'],
+  ['user_name', 'cs6', 'userName'],
+  ['threat_score', 'cn1', 'threatScore', Number.isInteger],
+];
+const MAPPED = new Set(['_id', 'created_timestamp', ...STANDARD.map((s) => s[0]), ...CUSTOM.map((c) => c[0])]);
+
+export function cefPairs(r: LogRecord, ctx: FormatContext): Pair[] {
+  const pairs: Pair[] = [
+    { key: 'externalId', value: r._id, keep: true },
+    { key: 'rt', value: String(Date.parse(r.created_timestamp)), keep: true },
+    { key: 'cat', value: ctx.app, keep: true },
+  ];
+  const used = new Set(pairs.map((p) => p.key));
+  const leftovers: string[] = [];
+  for (const [field, key, check] of STANDARD) {
+    if (!(field in r)) continue;
+    if (check && !check(r[field])) leftovers.push(field);
+    else pairs.push({ key, value: text(r[field]) });
+    used.add(key);
+  }
+  for (const [field, key, label, check] of CUSTOM) {
+    if (!(field in r)) continue;
+    if (check && !check(r[field])) {
+      leftovers.push(field);
+      continue;
+    }
+    pairs.push({ key, value: text(r[field]) }, { key: `${key}Label`, value: label, keep: true });
+  }
+  // everything else, unknown fields too, as ArcSight "additional data" keys: nothing is dropped
+  for (const field of Object.keys(r)) if (!MAPPED.has(field)) leftovers.push(field);
+  for (const field of leftovers) {
+    let key = `ad.${safeKey(field)}`;
+    for (let n = 2; used.has(key); n++) key = `ad.${safeKey(field)}_${n}`;
+    used.add(key);
+    pairs.push({ key, value: text(r[field]) });
+  }
+  return pairs;
+}
+
+export function cefHeader(r: LogRecord, ctx: FormatContext): string {
+  const sigId = typeof r.activity_type === 'string' && r.activity_type !== '' ? r.activity_type : ctx.app;
+  const name = typeof r.name === 'string' && r.name !== '' ? r.name : `${ctx.app} ${sigId}`;
+  return `CEF:0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(sigId)}|${escapeCefHeader(name)}|${numericSeverity(r.severity)}|`;
+}
+
+export function formatCef(r: LogRecord, ctx: FormatContext): string {
+  const header = cefHeader(r, ctx);
+  return fitPairs(cefPairs(r, ctx), (pairs) => {
+    let ext = '';
+    for (const p of pairs) ext += `${ext === '' ? '' : ' '}${p.key}=${escapeCefValue(p.value)}`;
+    return header + ext;
+  }, ctx);
+}

@@ -1,0 +1,105 @@
+import type { LogRecord, AppName } from '../types.js';
+
+export interface FormatContext {
+  app: AppName;
+  version: string;
+  /** Largest formatted line in UTF-8 bytes; 0 = unlimited. */
+  maxBytes: number;
+  /** Called once per record whose values had to be shortened. */
+  onTruncate?: () => void;
+}
+
+export type Format = (record: LogRecord, ctx: FormatContext) => string;
+
+/** A value as text: strings unchanged, numbers/booleans as JSON, null as empty, objects/arrays as compact JSON. */
+export function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/** Field names become keys of [A-Za-z0-9_] only, so no name can forge syntax. */
+export function safeKey(name: string): string {
+  const k = name.replace(/[^A-Za-z0-9_]/g, '_');
+  return k === '' ? '_' : k;
+}
+
+const SEV_CEF: Record<string, number> = {
+  informational: 3, warning: 5, error: 7, critical: 10,
+  low: 3, medium: 6, high: 8,
+};
+
+/** CEF/LEEF 0–10 severity from the API's words (case-insensitive); unknown words → 5. */
+export function numericSeverity(sev: unknown): number {
+  return typeof sev === 'string' ? SEV_CEF[sev.toLowerCase()] ?? 5 : 5;
+}
+
+/** Syslog severity (RFC 5424 0–7) from the API's words, for the syslog PRI. */
+export function syslogSeverity(sev: unknown): number {
+  switch (typeof sev === 'string' ? sev.toLowerCase() : '') {
+    case 'critical': return 2;
+    case 'error': case 'high': return 3;
+    case 'warning': case 'medium': return 4;
+    case 'low': return 5;
+    case 'informational': return 6;
+    default: return 5;
+  }
+}
+
+export const ELLIPSIS = '…';
+const ELLIPSIS_BYTES = 3;
+
+/**
+ * Shortens a value to at most `bytes` UTF-8 bytes (ellipsis included), never splitting a
+ * character: the documented truncation is "prefix of the value followed by …".
+ */
+export function cutUtf8(value: string, bytes: number): string {
+  if (bytes <= ELLIPSIS_BYTES) return ELLIPSIS;
+  const buf = Buffer.from(value, 'utf8');
+  let end = bytes - ELLIPSIS_BYTES;
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // back to a character boundary
+  let s = buf.subarray(0, end).toString('utf8');
+  // a lone high surrogate cannot occur after a valid UTF-8 cut, but a value may carry one
+  if (/[\ud800-\udbff]$/.test(s)) s = s.slice(0, -1);
+  return s + ELLIPSIS;
+}
+
+export interface Pair {
+  key: string;
+  value: string;     // raw text, escaped by the format
+  keep?: boolean;    // never truncated (externalId, rt)
+}
+
+/**
+ * Builds a line from pairs and shortens the longest non-kept values until the line fits.
+ * `render` turns pairs into the full line (header included).
+ */
+export function fitPairs(pairs: Pair[], render: (p: Pair[]) => string, ctx: FormatContext): string {
+  let line = render(pairs);
+  if (ctx.maxBytes <= 0) return line;
+  let size = Buffer.byteLength(line, 'utf8');
+  if (size <= ctx.maxBytes) return line;
+  ctx.onTruncate?.();
+  for (let guard = 0; size > ctx.maxBytes && guard < pairs.length * 4; guard++) {
+    let longest = -1;
+    let longestBytes = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const p = pairs[i]!;
+      if (p.keep) continue;
+      const b = Buffer.byteLength(p.value, 'utf8');
+      if (b > longestBytes) {
+        longest = i;
+        longestBytes = b;
+      }
+    }
+    if (longest < 0 || longestBytes <= ELLIPSIS_BYTES) break;
+    const over = size - ctx.maxBytes;
+    // escaping can grow a value up to 2x, so cut at least what is over, and at least half as a floor on progress
+    const target = Math.max(0, Math.min(longestBytes - over, longestBytes - 1));
+    pairs[longest] = { key: pairs[longest]!.key, value: cutUtf8(pairs[longest]!.value, target) };
+    line = render(pairs);
+    size = Buffer.byteLength(line, 'utf8');
+  }
+  return line;
+}

@@ -1,0 +1,35 @@
+import type { LogRecord } from '../types.js';
+import { cutUtf8, type FormatContext } from './fields.js';
+
+const KEEP = new Set(['_id', 'created_timestamp']);
+
+/** The record exactly as the API sent it, one object per line (JSON escapes every control character). */
+export function formatJson(r: LogRecord, ctx: FormatContext): string {
+  const line = JSON.stringify(r);
+  if (ctx.maxBytes <= 0 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
+  ctx.onTruncate?.();
+  // shorten the longest top-level values (nested ones as their JSON text) until the line fits
+  const copy: Record<string, unknown> = { ...r };
+  let out = line;
+  for (let guard = 0; guard < 64; guard++) {
+    let size = Buffer.byteLength(out, 'utf8');
+    if (size <= ctx.maxBytes) break;
+    let longest = '';
+    let longestBytes = 0;
+    for (const [k, v] of Object.entries(copy)) {
+      if (KEEP.has(k) || v === null || typeof v === 'number' || typeof v === 'boolean') continue;
+      const b = Buffer.byteLength(typeof v === 'string' ? v : JSON.stringify(v), 'utf8');
+      if (b > longestBytes) {
+        longest = k;
+        longestBytes = b;
+      }
+    }
+    if (longest === '' || longestBytes <= 3) break;
+    const v = copy[longest];
+    const s = typeof v === 'string' ? v : JSON.stringify(v);
+    copy[longest] = cutUtf8(s, Math.max(0, longestBytes - (size - ctx.maxBytes)));
+    out = JSON.stringify(copy);
+    size = Buffer.byteLength(out, 'utf8');
+  }
+  return out;
+}

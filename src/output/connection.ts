@@ -1,0 +1,110 @@
+import type { Socket } from 'node:net';
+import { OutputError } from '../errors.js';
+
+/** How long a connection must stay healthy after a write before its data counts as received. */
+const CONFIRM_MS = 50;
+
+export interface StreamConnection {
+  open(): Promise<void>;
+  send(data: string): Promise<void>;
+  confirm(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A stream socket (TCP, TLS, unix stream) that reconnects with backoff. Plain TCP syslog has no
+ * acknowledgement: data the kernel accepted can still die with a receiver that crashes. So
+ * everything written since the last confirm is kept and re-sent on a new connection; the marker
+ * moves only after confirm. (Receivers may see those lines twice, never zero times.)
+ */
+export function streamConnection(where: string, dial: () => Promise<Socket>, reconnectMs: number): StreamConnection {
+  let sock: Socket | undefined;
+  let broken: Error | undefined;
+  let unconfirmed: string[] = [];
+
+  const describeErr = (e: unknown) => {
+    const err = e as NodeJS.ErrnoException;
+    const code = err.code ?? '';
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/.test(code + err.message)) return `TLS verification failed (${code || err.message}); trust the receiver's CA with --tls_ca`;
+    if (code === 'ECONNREFUSED') return 'nothing is listening (ECONNREFUSED)';
+    return code || err.message;
+  };
+  const attach = (s: Socket) => {
+    s.on('error', (e) => { broken = e; });
+    s.on('close', () => { broken ??= new Error('connection closed by the receiver'); });
+    s.on('data', () => undefined); // a receiver may talk back; never let it fill our buffer
+    sock = s;
+    broken = undefined;
+  };
+  const write = (s: Socket, data: string) => new Promise<void>((resolve, reject) => {
+    s.write(data, 'utf8', (e) => (e ? reject(e) : resolve()));
+  });
+
+  /** New connection with exponential backoff, for at most reconnectMs. */
+  async function reconnect(first: unknown): Promise<Socket> {
+    sock?.destroy();
+    sock = undefined;
+    const deadline = Date.now() + reconnectMs;
+    let last: unknown = first;
+    for (let delay = 250; Date.now() < deadline; delay = Math.min(delay * 2, 5000)) {
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+      try {
+        const s = await dial();
+        attach(s);
+        return s;
+      } catch (e) {
+        last = e;
+        if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME/.test(String((e as NodeJS.ErrnoException).code) + String((e as Error).message))) break;
+      }
+    }
+    throw new OutputError(`output ${where}: connection lost and not re-established within ${reconnectMs / 1000} s (${describeErr(last)})`, 0, 'EDOWN');
+  }
+
+  /** Sends the unconfirmed backlog on a fresh connection after a break. */
+  async function recover(e: unknown): Promise<void> {
+    for (;;) {
+      const s = await reconnect(e);
+      try {
+        await write(s, unconfirmed.join(''));
+        return;
+      } catch (err) {
+        e = err;
+      }
+    }
+  }
+
+  return {
+    async open() {
+      try {
+        attach(await dial());
+      } catch (e) {
+        throw new OutputError(`output ${where}: cannot connect (${describeErr(e)})`, 0, 'EDOWN');
+      }
+    },
+    async send(data) {
+      unconfirmed.push(data);
+      if (!sock || broken) return recover(broken);
+      try {
+        await write(sock, data);
+      } catch (e) {
+        await recover(e);
+      }
+    },
+    async confirm() {
+      await new Promise((r) => setTimeout(r, CONFIRM_MS));
+      if (broken || !sock) await recover(broken);
+      unconfirmed = [];
+    },
+    async close() {
+      const s = sock;
+      sock = undefined;
+      if (!s) return;
+      // half-close and give the receiver a moment to read to the end before we drop the socket
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => { s.destroy(); resolve(); }, 2000);
+        s.once('close', () => { clearTimeout(t); resolve(); });
+        s.end();
+      });
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { OutputError } from '../errors.js';
+import type { Output } from './types.js';
+
+export interface FileOptions {
+  path: string;
+  maxBytes: number;    // rollover only when both maxBytes and backupCount are > 0 (the old agent's rule)
+  backupCount: number;
+}
+
+/**
+ * Appends lines to a file, fsyncs once per write (i.e. per page) and rotates like Python's
+ * RotatingFileHandler: before a line that would take the file to maxBytes or more, PATH becomes
+ * PATH.1, PATH.1 becomes PATH.2 ... PATH.N is dropped. A line is never split across files.
+ * (rotating-file-stream cannot fsync and rotates after a chunk has crossed the limit, so the
+ * delivery file uses this small writer; the agent's own log uses rotating-file-stream.)
+ */
+export function fileOutput(o: FileOptions): Output {
+  let fh: FileHandle | undefined;
+  let size = 0;
+  const rotating = o.maxBytes > 0 && o.backupCount > 0;
+  const fail = (e: unknown, delivered: number): OutputError => {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOSPC' ? 'disk full' : code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code === 'EFBIG' ? 'file too large' : code ?? String(e);
+    return new OutputError(`output file ${o.path}: cannot write (${why})`, delivered, code);
+  };
+
+  async function reopen(): Promise<void> {
+    fh = await open(o.path, 'a', 0o640);
+    size = (await fh.stat()).size;
+  }
+
+  async function rotate(): Promise<void> {
+    await fh!.close();
+    fh = undefined;
+    for (let i = o.backupCount - 1; i >= 1; i--) {
+      await rename(`${o.path}.${i}`, `${o.path}.${i + 1}`).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    }
+    await rename(o.path, `${o.path}.1`);
+    await reopen();
+  }
+
+  /** Writes one chunk completely and syncs it; on failure cuts the file back so no partial line stays. */
+  async function writeChunk(data: Buffer): Promise<void> {
+    const before = size;
+    try {
+      let off = 0;
+      while (off < data.length) {
+        const { bytesWritten } = await fh!.write(data, off, data.length - off);
+        off += bytesWritten;
+      }
+      await fh!.sync();
+      size += data.length;
+    } catch (e) {
+      await fh!.truncate(before).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  return {
+    name: 'FILE',
+    async open() {
+      try {
+        await mkdir(dirname(o.path), { recursive: true });
+        const st = await stat(o.path).catch(() => undefined);
+        if (st && !st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+        await reopen();
+      } catch (e) {
+        throw fail(e, 0);
+      }
+    },
+    async write(lines) {
+      if (!fh) throw new OutputError(`output file ${o.path}: not open`);
+      let delivered = 0;
+      try {
+        if (!rotating) {
+          await writeChunk(Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+          delivered = lines.length;
+          return;
+        }
+        let start = 0;
+        let pending = 0; // bytes of lines[start..i)
+        for (let i = 0; i < lines.length; i++) {
+          const len = Buffer.byteLength(lines[i]!, 'utf8') + 1;
+          if (size + pending + len >= o.maxBytes && size + pending > 0) {
+            if (pending > 0) {
+              await writeChunk(Buffer.from(`${lines.slice(start, i).join('\n')}\n`, 'utf8'));
+              delivered = i;
+            }
+            start = i;
+            pending = 0;
+            await rotate();
+          }
+          pending += len;
+        }
+        if (start < lines.length) await writeChunk(Buffer.from(`${lines.slice(start).join('\n')}\n`, 'utf8'));
+        delivered = lines.length;
+      } catch (e) {
+        throw fail(e, delivered);
+      }
+    },
+    async close() {
+      await fh?.close().catch(() => undefined);
+      fh = undefined;
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { OutputError, UsageError } from '../errors.js';
+import type { OutputSpec } from '../options.js';
+import { frame, headerer } from './framing.js';
+import { streamConnection } from './connection.js';
+import type { Output } from './types.js';
+
+type RemoteSpec = Extract<OutputSpec, { kind: 'REMOTE' }>;
+
+export function remoteOutput(s: RemoteSpec, reconnectMs: number): Output {
+  return s.socketType === 'UDP' ? udpOutput(s) : tcpOutput(s, reconnectMs);
+}
+
+function readPem(flag: string, path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`${flag} ${path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+function tcpOutput(s: RemoteSpec, reconnectMs: number): Output {
+  const head = headerer(s.header, s.facility);
+  const where = `${s.socketType} ${s.host}:${s.port}`;
+  const ca = readPem('--tls_ca', s.tlsCa);
+  const cert = readPem('--tls_cert', s.tlsCert);
+  const key = readPem('--tls_key', s.tlsKey);
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls_cert and --tls_key go together');
+  const dial = (): Promise<Socket> => new Promise((resolve, reject) => {
+    const sock: Socket = s.socketType === 'TLS'
+      ? tlsConnect({ host: s.host, port: s.port, ca, cert, key, servername: isIP(s.host) ? undefined : s.host })
+      : netConnect({ host: s.host, port: s.port });
+    const ready = s.socketType === 'TLS' ? 'secureConnect' : 'connect';
+    const onError = (e: Error) => {
+      sock.destroy();
+      reject(e);
+    };
+    sock.once('error', onError);
+    sock.setTimeout(10_000, () => onError(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
+    sock.once(ready, () => {
+      sock.off('error', onError);
+      sock.setTimeout(0);
+      sock.setKeepAlive(true, 30_000);
+      resolve(sock);
+    });
+  });
+  const conn = streamConnection(where, dial, reconnectMs);
+  return {
+    name: `REMOTE ${where}`,
+    open: () => conn.open(),
+    write: (lines, sev) => {
+      let data = '';
+      for (let i = 0; i < lines.length; i++) data += frame(head(lines[i]!, sev?.[i] ?? 6), s.framing);
+      return conn.send(data);
+    },
+    confirm: () => conn.confirm(),
+    close: () => conn.close(),
+  };
+}
+
+function udpOutput(s: RemoteSpec): Output {
+  const head = headerer(s.header, s.facility);
+  const where = `UDP ${s.host}:${s.port}`;
+  let sock: UdpSocket | undefined;
+  let failure: NodeJS.ErrnoException | undefined;
+  const fail = (e: NodeJS.ErrnoException, delivered: number) =>
+    new OutputError(`output ${where}: ${e.code === 'ECONNREFUSED' ? 'nothing is listening (ECONNREFUSED)' : e.code ?? e.message}`, delivered, e.code);
+  return {
+    name: `REMOTE ${where}`,
+    async open() {
+      await new Promise<void>((resolve, reject) => {
+        const family = isIP(s.host) === 6 ? 'udp6' : 'udp4';
+        const u = createSocket(family);
+        u.on('error', (e) => {
+          failure = e;
+          reject(fail(e, 0));
+        });
+        u.connect(s.port, s.host, () => {
+          sock = u;
+          resolve();
+        });
+      });
+    },
+    async write(lines, sev) {
+      for (let i = 0; i < lines.length; i++) {
+        if (failure) throw fail(failure, i);
+        const msg = Buffer.from(head(lines[i]!, sev?.[i] ?? 6), 'utf8');
+        await new Promise<void>((resolve, reject) => {
+          sock!.send(msg, (e) => (e ? reject(fail(e, i)) : resolve()));
+        });
+      }
+    },
+    async close() {
+      await new Promise<void>((resolve) => (sock ? sock.close(() => resolve()) : resolve()));
+    },
+  };
+}

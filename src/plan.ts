@@ -1,0 +1,52 @@
+import type { Marker } from './state/marker.js';
+import type { Filters } from './source/pager.js';
+import { RETENTION_DAYS, RETENTION_MARGIN_MS, type RunOptions } from './options.js';
+import { SEVERITIES, type AppName } from './types.js';
+
+const DEFAULT_SEVERITY: Record<AppName, string[]> = {
+  Investigate: ['error', 'critical', 'warning'],
+  Detect: ['high', 'medium', 'low'],
+};
+
+/** The query filters for one app, or undefined when the chosen severities leave nothing for it. */
+export function filtersFor(app: AppName, o: Pick<RunOptions, 'severity' | 'service' | 'objectType' | 'activityType'>): Filters | undefined {
+  let severity: string[] | undefined;
+  if (!o.severity) severity = DEFAULT_SEVERITY[app];
+  else if (!o.severity.includes('all')) {
+    severity = o.severity.filter((s) => SEVERITIES[app].includes(s));
+    if (severity.length === 0) return undefined;
+  }
+  return { severity, service: o.service, object_type: o.objectType, activity_type: o.activityType };
+}
+
+export interface StartPoint {
+  start: string;             // ISO, inclusive lower bound of the first query
+  marker?: Marker;           // ids at `start` already delivered
+  replaceMarker: boolean;    // --start_date: the stored marker is replaced now
+  gap?: { from: string; to: string; seconds: number };
+}
+
+/** Where an app's run begins: --start_date, else the stored marker, else the oldest retained log. */
+export function startPoint(stored: Marker | undefined, o: Pick<RunOptions, 'startDate'>, now: number): StartPoint {
+  const oldest = now - RETENTION_DAYS * 86_400_000 + RETENTION_MARGIN_MS;
+  let sp: StartPoint;
+  if (o.startDate) {
+    const ts = `${o.startDate}T00:00:00.000Z`;
+    sp = { start: ts, marker: { timestamp: ts, ids: [] }, replaceMarker: true };
+  } else if (stored) {
+    sp = { start: new Date(Date.parse(stored.timestamp)).toISOString(), marker: stored, replaceMarker: false };
+  } else {
+    return { start: new Date(oldest).toISOString(), replaceMarker: false };
+  }
+  const startMs = Date.parse(sp.start);
+  if (startMs < oldest) {
+    const to = new Date(oldest).toISOString();
+    return {
+      start: to,
+      marker: { timestamp: to, ids: [] },
+      replaceMarker: true,
+      gap: { from: sp.start, to, seconds: Math.round((oldest - startMs) / 1000) },
+    };
+  }
+  return sp;
+}

@@ -1,0 +1,77 @@
+import { InterruptedError, OutputError } from './errors.js';
+import type { Output } from './output/types.js';
+
+/**
+ * A smooth token bucket: `rate` tokens per second, at most `burst` saved up. Waiting is a
+ * timer, never a poll, so a slow rate costs no CPU.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+  constructor(readonly rate: number, readonly burst: number) {
+    this.tokens = burst;
+  }
+
+  /** Resolves when n (≤ burst) tokens are taken. */
+  async take(n: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const now = performance.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
+      this.last = now;
+      if (this.tokens >= n) {
+        this.tokens -= n;
+        return;
+      }
+      const waitMs = Math.ceil(((n - this.tokens) * 1000) / this.rate);
+      await new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(new InterruptedError('stopped while rate limiting'));
+        const t = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, waitMs);
+        const onAbort = () => {
+          clearTimeout(t);
+          reject(new InterruptedError('stopped while rate limiting'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+}
+
+/** Lines per second → a burst small enough that a receiver sees a steady trickle (ticks of ~20 ms). */
+export function burstFor(rate: number): number {
+  return Math.max(1, Math.floor(rate / 50));
+}
+
+/**
+ * Wraps an output so that its writes are paced by the bucket: a page goes out in chunks of at
+ * most `burst` lines. A failure or a stop mid-page reports how many lines went out before it.
+ */
+export function paced(inner: Output, bucket: TokenBucket, signal: AbortSignal): Output {
+  return {
+    name: inner.name,
+    open: () => inner.open(),
+    close: () => inner.close(),
+    confirm: inner.confirm?.bind(inner),
+    async write(lines, severities) {
+      let done = 0;
+      while (done < lines.length) {
+        const n = Math.min(bucket.burst, lines.length - done);
+        try {
+          await bucket.take(n, signal);
+        } catch (e) {
+          throw new OutputError((e as Error).message, done, 'STOPPED');
+        }
+        try {
+          if (done === 0 && n === lines.length) await inner.write(lines, severities);
+          else await inner.write(lines.slice(done, done + n), severities?.slice(done, done + n));
+        } catch (e) {
+          if (e instanceof OutputError) throw new OutputError(e.message, done + e.delivered, e.code);
+          throw e;
+        }
+        done += n;
+      }
+    },
+  };
+}

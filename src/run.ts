@@ -1,0 +1,184 @@
+import { hostname } from 'node:os';
+import pLimit from 'p-limit';
+import { loadConfig } from './config.js';
+import { AgentError, describe, InterruptedError, OutputError, StateError } from './errors.js';
+import { FORMATS } from './format/index.js';
+import type { Logger } from './log.js';
+import { openOutput } from './output/index.js';
+import type { Output } from './output/types.js';
+import { DEFAULT_MAX_LOGS, RAISED_MAX_LOGS, type RunOptions } from './options.js';
+import { burstFor, paced, TokenBucket } from './rate.js';
+import { makeDispatcher } from './source/http.js';
+import type { ClientContext } from './source/client.js';
+import { acquireLock, clearLock } from './state/lock.js';
+import { loadMarkers, MarkerStore, STATE_FILE } from './state/marker.js';
+import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
+import { deliverApp } from './deliver.js';
+import { startPoint, filtersFor } from './plan.js';
+import { summaryLine } from './summary.js';
+import { VERSION } from './version.js';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface RunResult {
+  exitCode: number;
+  apps: Record<string, AppProgress>;
+}
+
+/** One run: lock → per-app delivery (concurrent, bounded) → summary. Throws AgentError for fatal problems. */
+export async function run(o: RunOptions, log: Logger, stop: AbortController): Promise<RunResult> {
+  const { config, warnings } = loadConfig(o.configPath);
+  log.addSecret(config.keySecret);
+  log.addSecret(Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64'));
+  for (const w of warnings) log.warn(w);
+
+  if (o.reset || o.clearStatus) {
+    await clearLock(o.stateDir);
+    await clearStatus(o.stateDir);
+  }
+  if (o.reset && !o.dryRun) await rm(join(o.stateDir, STATE_FILE), { force: true });
+
+  const lock = o.dryRun ? { release: async () => undefined, compromised: () => false } : await acquireLock(o.stateDir, () => {
+    log.error('lost the lock (this run was frozen too long and another instance took over); stopping');
+    stop.abort(new InterruptedError('lost the lock'));
+  }).catch((e: NodeJS.ErrnoException) => {
+    throw new StateError(`state directory ${o.stateDir}: cannot create ${join(o.stateDir, 'export_log.lock')} (${e.code ?? e.message}); it must exist and be writable`);
+  });
+  if (!lock) {
+    log.info('Another instance is already running.');
+    return { exitCode: 0, apps: {} };
+  }
+  let output: Output | undefined;
+  const started = Date.now();
+  const status: JobStatus = {
+    version: VERSION, pid: process.pid, host: hostname(), run_id: log.runId, argv: o.argv,
+    started_at: new Date(started).toISOString(), result: 'running', apps: {},
+  };
+  let statusChain = Promise.resolve();
+  const saveStatus = () => {
+    if (o.dryRun) return statusChain;
+    const snapshot = JSON.parse(JSON.stringify(status)) as JobStatus;
+    statusChain = statusChain.then(() => writeStatus(o.stateDir, snapshot)).catch((e: NodeJS.ErrnoException) => log.warn(`cannot write last_job.status (${e.code ?? e.message})`));
+    return statusChain;
+  };
+  try {
+    const previous = await readStatus(o.stateDir);
+    if (previous?.result === 'running' && previous.pid !== process.pid) {
+      log.warn(`the previous run (pid ${previous.pid}, started ${previous.started_at}) did not finish; resuming from the last checkpoint`);
+    }
+    const markers = new MarkerStore(o.stateDir, await loadMarkers(o.stateDir));
+    if (!o.dryRun) {
+      // proves the state directory is writable before anything is fetched
+      await writeStatus(o.stateDir, status).catch((e: NodeJS.ErrnoException) => {
+        throw new StateError(`state directory ${o.stateDir} is not writable (${e.code ?? e.message})`);
+      });
+    }
+    output = await openOutput(o);
+    const bucket = o.rate ? new TokenBucket(o.rate, burstFor(o.rate)) : undefined;
+    const out = serialised(bucket ? paced(output, bucket, stop.signal) : output);
+    const dispatcher = makeDispatcher({ ...o.http, timeoutMs: o.http.timeoutMs });
+    const limit = pLimit(2);
+    const failures: unknown[] = [];
+    const now = Date.now();
+
+    await Promise.all(o.apps.map((app) => limit(async () => {
+      const progress: AppProgress = { delivered: 0, duplicates: 0, pages: 0, retries: 0, truncated: 0 };
+      status.apps[app] = progress;
+      const filters = filtersFor(app, o);
+      if (!filters) {
+        log.info(`${app}: none of the --severity levels applies to ${app}; skipped`);
+        return;
+      }
+      const sp = startPoint(markers.get(app), o, now);
+      if (sp.gap) {
+        progress.gap = sp.gap;
+        log.error(`${app}: the marker ${sp.gap.from} is older than the API's ${180}-day retention; logs from ${sp.gap.from} to ${sp.gap.to} (${(sp.gap.seconds / 86400).toFixed(1)} days) can no longer be fetched; continuing from ${sp.gap.to}`);
+      }
+      if (sp.replaceMarker && !o.dryRun) await markers.commit(app, sp.marker);
+      const client: ClientContext = {
+        config, dispatcher, retries: o.retries, signal: stop.signal, log,
+        onRetry: () => { progress.retries++; },
+      };
+      progress.query = undefined;
+      const t0 = Date.now();
+      try {
+        const marker = await deliverApp({
+          app, client, format: FORMATS[o.format]!, output: out, stop: stop.signal, log, progress,
+          fmt: { app, version: VERSION, maxBytes: o.maxMessageSize, onTruncate: () => { progress.truncated++; } },
+          pager: {
+            app, start: sp.start, marker: sp.marker, filters, pageSize: o.pageSize,
+            maxLogs: o.maxLogs ?? DEFAULT_MAX_LOGS, raiseTo: o.maxLogs === undefined ? RAISED_MAX_LOGS : undefined,
+          },
+          commit: (m) => (o.dryRun ? Promise.resolve() : markers.commit(app, m)),
+          onPage: () => void saveStatus(),
+        });
+        progress.marker = marker?.timestamp;
+      } catch (e) {
+        progress.error = describe(e);
+        failures.push(e);
+        // the output is shared: once it fails, the other app must stop too
+        if (e instanceof OutputError && !stop.signal.aborted) stop.abort(e);
+      } finally {
+        const m = markers.get(app)?.timestamp;
+        if (m) progress.lag_seconds = Math.max(0, Math.round((Date.now() - Date.parse(m)) / 1000));
+        log.info(summaryLine(app, progress, Date.now() - t0));
+      }
+    })));
+
+    const reason = stop.signal.reason as unknown;
+    const fatal = failures.find((f) => !(f instanceof InterruptedError) && !(f instanceof OutputError && f.code === 'STOPPED' && reason instanceof Deadline));
+    status.finished_at = new Date().toISOString();
+    if (fatal) {
+      status.result = 'failed';
+      status.error = describe(fatal);
+      if (fatal instanceof OutputError && fatal.code === 'EPIPE') {
+        // the reader chose to stop reading (`| head`): a clean end, with the marker at the last written line
+        status.result = 'ok';
+        log.warn(`${describe(fatal)}; stopped, the next run continues after the last line written`);
+        return { exitCode: 0, apps: status.apps };
+      }
+      throw fatal;
+    }
+    if (reason instanceof Deadline) {
+      status.result = 'ok';
+      log.warn(`stopped at --max_runtime ${o.maxRuntimeS} s with everything delivered checkpointed; the next run continues`);
+    } else if (stop.signal.aborted) {
+      status.result = 'interrupted';
+      status.error = describe(reason);
+      throw reason instanceof AgentError ? reason : new InterruptedError('forcefully shut down');
+    } else {
+      status.result = 'ok';
+    }
+    return { exitCode: 0, apps: status.apps };
+  } catch (e) {
+    if (status.result === 'running') {
+      status.result = e instanceof InterruptedError ? 'interrupted' : 'failed';
+      status.error = describe(e);
+    }
+    throw e;
+  } finally {
+    status.finished_at ??= new Date().toISOString();
+    await saveStatus();
+    await output?.close().catch(() => undefined);
+    await lock.release();
+  }
+}
+
+/** The reason a run stops at --max_runtime: not an error, the next cron run continues. */
+export class Deadline extends Error {}
+
+/** Two apps share one output: their writes go through one at a time. */
+function serialised(inner: Output): Output {
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    name: inner.name,
+    open: () => inner.open(),
+    close: () => inner.close(),
+    confirm: inner.confirm?.bind(inner),
+    write(lines, severities) {
+      const p = chain.then(() => inner.write(lines, severities));
+      chain = p.catch(() => undefined);
+      return p;
+    },
+  };
+}

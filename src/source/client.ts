@@ -1,0 +1,160 @@
+import { request, type Dispatcher } from 'undici';
+import { ApiError, InterruptedError } from '../errors.js';
+import type { Config } from '../config.js';
+import type { LogRecord } from '../types.js';
+import type { Logger } from '../log.js';
+
+export interface Page {
+  meta: { limit?: number; total_count?: number; next?: string | null };
+  logs: LogRecord[];
+}
+
+export interface ClientContext {
+  config: Config;
+  dispatcher: Dispatcher;
+  retries: number;          // attempts after the first
+  signal: AbortSignal;      // SIGTERM/SIGINT or --max_runtime
+  log: Logger;
+  onRetry?: (why: string) => void;
+  /** Backoff base; tests shorten it. */
+  backoffMs?: number;
+}
+
+const MAX_RETRY_AFTER_S = 600;
+
+/** Path + query relative to api_server, joined without doubling slashes. */
+export function apiUrl(config: Config, pathAndQuery: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(pathAndQuery)) {
+    const u = new URL(pathAndQuery);
+    // never send the key to another host because a page said so
+    if (u.origin !== new URL(config.apiServer).origin) throw new ApiError(`API returned a next page on another host (${u.host}); refusing to follow it`);
+    return u.href;
+  }
+  return config.apiServer + pathAndQuery.replace(/^\/+/, '');
+}
+
+function authHeader(config: Config): string {
+  return `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`;
+}
+
+function bodySnippet(text: string): string {
+  let msg = text;
+  try {
+    const j = JSON.parse(text) as { error?: unknown };
+    if (j && typeof j.error === 'string') msg = j.error;
+  } catch {
+    msg = /<title>([^<]*)<\/title>/i.exec(text)?.[1] ?? text;
+  }
+  return msg.replace(/\s+/g, ' ').trim().slice(0, 200);
+}
+
+function classify(status: number, text: string, ctx: ClientContext, what: string): ApiError {
+  const c = ctx.config;
+  switch (status) {
+    case 400: return new ApiError(`API rejected the request for ${what} (400 Bad Request): ${bodySnippet(text) || 'no detail'}`, 400);
+    case 401: return new ApiError(`API refused the key (401 Unauthorized): check key_id/key_secret in ${c.path}`, 401);
+    case 403: return new ApiError(`API forbids ${what} for tenant "${c.tenant}" (403 Forbidden): the key's access profile does not allow it`, 403);
+    case 404: return new ApiError(`API has no such tenant or path (404 Not Found): check tenant "${c.tenant}" and api_server ${c.apiServer} in ${c.path}`, 404);
+    case 407: return networkError(new Error('(407)'), what);
+  }
+  if (status === 429 || status >= 500) return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status, true);
+  return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status);
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new InterruptedError('stopped while waiting to retry'));
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new InterruptedError('stopped while waiting to retry'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function retryAfterMs(value: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  const secs = Number(v);
+  if (Number.isFinite(secs) && secs >= 0) return Math.min(secs, MAX_RETRY_AFTER_S) * 1000;
+  const date = Date.parse(v);
+  return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - Date.now()), MAX_RETRY_AFTER_S * 1000);
+}
+
+function networkError(e: unknown, what: string): ApiError {
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  if (/Proxy Authentication Required|\(407\)/.test(err.message ?? '')) {
+    return new ApiError('proxy refused the credentials (407 Proxy Authentication Required): check -u/-p or the proxy URL', 407);
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new ApiError(`request for ${what} timed out (${code})`, undefined, true);
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code + (err.message ?? ''))) {
+    return new ApiError(`TLS verification failed for the API (${code || err.message}): trust its CA with --ca_file`, undefined, false);
+  }
+  return new ApiError(`network error for ${what}: ${code || err.message || String(e)}`, undefined, true);
+}
+
+/** One GET of a logs page, with retries (backoff + jitter; Retry-After on 429). */
+export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: string): Promise<Page> {
+  const url = apiUrl(ctx.config, pathAndQuery);
+  const headers = {
+    authorization: authHeader(ctx.config),
+    'x-elastica-dbname-resolved': 'True',
+    accept: 'application/json',
+  };
+  const base = ctx.backoffMs ?? 1000;
+  for (let attempt = 0; ; attempt++) {
+    if (ctx.signal.aborted) throw new InterruptedError('stopped before fetching');
+    let err: ApiError;
+    let waitMs: number | undefined;
+    try {
+      const res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, signal: ctx.signal });
+      const text = await res.body.text();
+      if (res.statusCode === 200) {
+        const page = parsePage(text, what);
+        if (page) return page;
+        err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${text.length === 0 ? 'empty' : bodySnippet(text).slice(0, 60)})`, 200, true);
+      } else {
+        err = classify(res.statusCode, text, ctx, what);
+        if (res.statusCode === 429) waitMs = retryAfterMs(res.headers['retry-after']);
+      }
+    } catch (e) {
+      if (ctx.signal.aborted) throw new InterruptedError('stopped while fetching');
+      if (e instanceof ApiError) throw e;
+      err = networkError(e, what);
+    }
+    if (!err.retryable || attempt >= ctx.retries) {
+      if (err.retryable) throw new ApiError(`${err.message}; gave up after ${attempt + 1} attempts`, err.status);
+      throw err;
+    }
+    // full jitter between half and all of the exponential step, capped at 30 s
+    const step = Math.min(30_000, base * 2 ** attempt);
+    const delay = waitMs ?? step / 2 + Math.random() * (step / 2);
+    ctx.log.warn(`${err.message}; retry ${attempt + 1}/${ctx.retries} in ${(delay / 1000).toFixed(1)} s`);
+    ctx.onRetry?.(err.message);
+    await sleep(delay, ctx.signal);
+  }
+}
+
+function parsePage(text: string, what: string): Page | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!doc || typeof doc !== 'object' || !Array.isArray((doc as Page).logs)) return undefined;
+  const page = doc as Page;
+  if (!page.meta || typeof page.meta !== 'object') page.meta = {};
+  const next = page.meta.next;
+  if (next !== undefined && next !== null && typeof next !== 'string') {
+    throw new ApiError(`API page for ${what} has a meta.next that is not a string`, 200);
+  }
+  return page;
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
+import { UsageError } from '../errors.js';
+
+export interface HttpOptions {
+  timeoutMs: number;
+  proxy?: string;        // host:port or URL
+  proxyUser?: string;
+  proxyPassword?: string;
+  caFile?: string;
+  insecure?: boolean;
+}
+
+function extraCas(caFile: string | undefined): string[] | undefined {
+  if (!caFile) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(caFile, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--ca_file ${caFile}: cannot read (${(e as NodeJS.ErrnoException).code})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca_file ${caFile}: no PEM certificate in it`);
+  // An explicit `ca` replaces Node's default trust, so keep the public roots and NODE_EXTRA_CA_CERTS too
+  const extra = process.env.NODE_EXTRA_CA_CERTS ? [safeRead(process.env.NODE_EXTRA_CA_CERTS)] : [];
+  return [...rootCertificates, ...extra.filter(Boolean), pem];
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function proxyUrl(proxy: string): URL {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(proxy) ? proxy : `http://${proxy}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UsageError(`--proxy ${proxy.replace(/\/\/[^@/]*@/, '//***@')}: not host:port or a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--proxy: unsupported scheme ${url.protocol} (use http:// or https://)`);
+  if (!url.port && !/^[a-z]+:\/\//i.test(proxy)) throw new UsageError(`--proxy ${proxy}: missing port (host:port)`);
+  return url;
+}
+
+/** One keep-alive dispatcher for the whole run: direct, through --proxy, or through *_PROXY from the environment. */
+export function makeDispatcher(o: HttpOptions): Dispatcher {
+  const ca = extraCas(o.caFile);
+  const tlsOpts = { ca, rejectUnauthorized: !o.insecure, timeout: o.timeoutMs };
+  const common = { keepAliveTimeout: 30_000, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, connect: tlsOpts };
+  if (o.proxy) {
+    const url = proxyUrl(o.proxy);
+    const user = o.proxyUser ?? (url.username ? decodeURIComponent(url.username) : undefined);
+    const pass = o.proxyPassword ?? (url.password ? decodeURIComponent(url.password) : undefined);
+    url.username = '';
+    url.password = '';
+    return new ProxyAgent({
+      ...common,
+      uri: url.href,
+      token: user !== undefined ? `Basic ${Buffer.from(`${user}:${pass ?? ''}`).toString('base64')}` : undefined,
+      requestTls: tlsOpts,
+      proxyTls: tlsOpts,
+    });
+  }
+  const env = process.env;
+  if (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy) {
+    return new EnvHttpProxyAgent({ ...common, requestTls: tlsOpts, proxyTls: tlsOpts } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+  }
+  return new Agent(common);
+}

@@ -1,0 +1,120 @@
+import { ApiError } from '../errors.js';
+import type { AppName, LogRecord } from '../types.js';
+import type { Marker } from '../state/marker.js';
+import { fetchPage, type ClientContext } from './client.js';
+import { Dedup } from './dedup.js';
+
+export interface Filters {
+  severity?: string[];
+  service?: string[];
+  object_type?: string[];
+  activity_type?: string[];
+}
+
+export interface PagerOptions {
+  app: AppName;
+  start: string;            // ISO timestamp, inclusive
+  marker?: Marker;          // ids at `start` already delivered
+  filters: Filters;
+  pageSize: number;
+  maxLogs: number;
+  /** Raise maxLogs to this when the first page reports a larger backlog (only when the user did not set it). */
+  raiseTo?: number;
+}
+
+export interface Batch {
+  page: number;
+  records: LogRecord[];     // new logs, ascending time, at most what is left of maxLogs
+  duplicates: number;
+  totalCount?: number;
+  next: string | null;
+  fetchMs: number;
+  maxLogs: number;          // the limit in force (after any automatic raise)
+}
+
+const enc = (v: string) => encodeURIComponent(v);
+
+export function firstQuery(tenant: string, o: Pick<PagerOptions, 'app' | 'start' | 'filters' | 'pageSize'>): string {
+  const parts = [
+    `app=${o.app}`,
+    `subtype=${o.app === 'Investigate' ? 'all' : 'incidents'}`,
+    `created_timestamp=${enc(o.start)}`,
+    `limit=${o.pageSize}`,
+  ];
+  for (const key of ['severity', 'service', 'object_type', 'activity_type'] as const) {
+    const values = o.filters[key];
+    if (values && values.length > 0) parts.push(`${key}=${values.map(enc).join(',')}`);
+  }
+  return `${enc(tenant)}/api/admin/v1/logs/get/?${parts.join('&')}`;
+}
+
+/**
+ * Follows one app's page chain from the marker, yielding only logs not delivered before and
+ * stopping exactly at maxLogs. The caller delivers and checkpoints each batch; because this is
+ * a generator, asking for the next batch while writing the current one prefetches one page.
+ */
+export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerator<Batch> {
+  const dedup = new Dedup(o.marker, Date.parse(o.start));
+  let path: string | null = firstQuery(ctx.config.tenant, o);
+  let maxLogs = o.maxLogs;
+  let yielded = 0;
+  for (let pageNo = 1; path !== null && yielded < maxLogs; pageNo++) {
+    const t0 = performance.now();
+    const what = `${o.app} page ${pageNo}`;
+    const page = await fetchPage(ctx, path, what);
+    const fetchMs = performance.now() - t0;
+    const total = typeof page.meta.total_count === 'number' ? page.meta.total_count : undefined;
+    if (pageNo === 1 && o.raiseTo && total !== undefined && total > maxLogs) maxLogs = Math.max(maxLogs, o.raiseTo);
+
+    const fresh: LogRecord[] = [];
+    const times: number[] = [];
+    let duplicates = 0;
+    const seenHere = new Set<string>();
+    page.logs.forEach((r, i) => {
+      const ms = checkRecord(r, i, what);
+      if (dedup.isRepeat(r._id, ms) || seenHere.has(r._id)) {
+        duplicates++;
+        return;
+      }
+      seenHere.add(r._id);
+      fresh.push(r);
+      times.push(ms);
+    });
+    sortByTime(fresh, times);
+    const room = maxLogs - yielded;
+    if (fresh.length > room) {
+      fresh.length = room;
+      times.length = room;
+    }
+    dedup.remember(fresh, times);
+    yielded += fresh.length;
+    path = page.meta.next ?? null;
+    if (path !== null && page.logs.length === 0) {
+      throw new ApiError(`API returned an empty ${what} with a next page; refusing to loop`, 200);
+    }
+    yield { page: pageNo, records: fresh, duplicates, totalCount: total, next: path, fetchMs, maxLogs };
+  }
+}
+
+function checkRecord(r: unknown, i: number, what: string): number {
+  const rec = r as LogRecord;
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec)) throw new ApiError(`API ${what}: log #${i + 1} is not an object`, 200);
+  if (typeof rec._id !== 'string' || rec._id === '') throw new ApiError(`API ${what}: log #${i + 1} has no _id`, 200);
+  const ms = typeof rec.created_timestamp === 'string' ? Date.parse(rec.created_timestamp) : NaN;
+  if (Number.isNaN(ms)) {
+    throw new ApiError(`API ${what}: log ${JSON.stringify(rec._id).slice(0, 64)} has no valid created_timestamp`, 200);
+  }
+  return ms;
+}
+
+/** Stable sort by time; pages are already ascending, so this is almost always a no-op check. */
+function sortByTime(records: LogRecord[], times: number[]): void {
+  let sorted = true;
+  for (let i = 1; i < times.length; i++) if (times[i]! < times[i - 1]!) { sorted = false; break; }
+  if (sorted) return;
+  const idx = records.map((_, i) => i).sort((a, b) => times[a]! - times[b]! || a - b);
+  const r2 = idx.map((i) => records[i]!);
+  const t2 = idx.map((i) => times[i]!);
+  records.splice(0, records.length, ...r2);
+  times.splice(0, times.length, ...t2);
+}

@@ -1,0 +1,37 @@
+import { open, rename, unlink } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+
+/**
+ * Writes a file so that a reader (or a crash) sees either the old or the new content,
+ * never a mix: temp file in the same directory, fsync, rename, fsync of the directory.
+ */
+let seq = 0;
+
+export async function writeFileAtomic(path: string, data: string, opts: { fsync?: boolean; mode?: number } = {}): Promise<void> {
+  const sync = opts.fsync ?? true;
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++seq}.tmp`);
+  const fh = await open(tmp, 'w', opts.mode ?? 0o600);
+  try {
+    await fh.writeFile(data, 'utf8');
+    if (sync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  if (sync) {
+    // the rename itself is only durable once the directory entry is on disk
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } catch {
+      /* some filesystems refuse fsync on a directory; the data file is already synced */
+    } finally {
+      await dir.close();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StateError } from '../errors.js';
+import type { AppName, LogRecord } from '../types.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+/** Where an app's stream stopped: the last delivered timestamp and every _id delivered at exactly it. */
+export interface Marker {
+  timestamp: string; // ISO 8601 with ms, as the API wants it back
+  ids: string[];
+}
+
+export const STATE_FILE = 'export_log.state';
+const FORMAT = 'siem-agent-state';
+const VERSION = 1;
+
+interface StateDoc {
+  format: typeof FORMAT;
+  version: number;
+  apps: Partial<Record<AppName, Marker & { updated_at?: string }>>;
+}
+
+const WAYS_OUT = 'start over from the earliest log with -r, or from a given day with --start_date YYYY-MM-DD';
+
+/** Missing file = first run (empty). Anything unreadable is an error: never restart or skip silently. */
+export async function loadMarkers(stateDir: string): Promise<Partial<Record<AppName, Marker>>> {
+  const path = join(stateDir, STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new StateError(`state ${path}: cannot read (${(e as NodeJS.ErrnoException).code}); ${WAYS_OUT}`);
+  }
+  const bad = (why: string) => new StateError(`state ${path}: ${why}; ${WAYS_OUT}`);
+  if (text.trim() === '') throw bad('file is empty');
+  let doc: StateDoc;
+  try {
+    doc = JSON.parse(text) as StateDoc;
+  } catch {
+    throw bad('file is truncated or corrupt (not valid JSON)');
+  }
+  if (!doc || typeof doc !== 'object' || doc.format !== FORMAT || typeof doc.apps !== 'object' || doc.apps === null) {
+    throw bad('not a siem-agent state file');
+  }
+  if (typeof doc.version !== 'number' || doc.version > VERSION) {
+    throw bad(`written by a newer siem-agent (state version ${String(doc.version)}, this agent reads ${VERSION})`);
+  }
+  const out: Partial<Record<AppName, Marker>> = {};
+  for (const [app, m] of Object.entries(doc.apps)) {
+    if (app !== 'Investigate' && app !== 'Detect') throw bad(`unknown app "${app}"`);
+    if (!m || typeof m.timestamp !== 'string' || Number.isNaN(Date.parse(m.timestamp)) || !Array.isArray(m.ids) || m.ids.some((id) => typeof id !== 'string')) {
+      throw bad(`marker for ${app} is corrupt`);
+    }
+    out[app] = { timestamp: m.timestamp, ids: m.ids };
+  }
+  return out;
+}
+
+/**
+ * Holds both apps' markers and writes them as one file; commits are serialised so two
+ * concurrently running apps never interleave their writes.
+ */
+export class MarkerStore {
+  private chain: Promise<void> = Promise.resolve();
+  constructor(readonly stateDir: string, private markers: Partial<Record<AppName, Marker>>) {}
+
+  get(app: AppName): Marker | undefined {
+    return this.markers[app];
+  }
+
+  commit(app: AppName, marker: Marker | undefined): Promise<void> {
+    if (marker) this.markers[app] = marker;
+    else delete this.markers[app];
+    const doc: StateDoc = { format: FORMAT, version: VERSION, apps: {} };
+    const now = new Date().toISOString();
+    for (const [a, m] of Object.entries(this.markers) as [AppName, Marker][]) doc.apps[a] = { ...m, updated_at: now };
+    const text = `${JSON.stringify(doc)}\n`;
+    const path = join(this.stateDir, STATE_FILE);
+    this.chain = this.chain.then(() => writeFileAtomic(path, text));
+    return this.chain;
+  }
+}
+
+/**
+ * The marker after delivering `records` (already in ascending time order) on top of `prev`:
+ * the newest timestamp, and every id at it — including ids at that timestamp from earlier
+ * pages or runs, so a tie group that straddles a cut is resumed without repeats.
+ */
+export function advanceMarker(prev: Marker | undefined, records: readonly LogRecord[]): Marker | undefined {
+  if (records.length === 0) return prev;
+  const last = records[records.length - 1]!.created_timestamp;
+  const lastMs = Date.parse(last);
+  const ids: string[] = [];
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    if (Date.parse(r.created_timestamp) !== lastMs) break;
+    ids.push(r._id);
+  }
+  ids.reverse();
+  const prevMs = prev ? Date.parse(prev.timestamp) : -Infinity;
+  // a marker never moves back, even if the API hands us an out-of-order page
+  if (prev && lastMs < prevMs) return prev;
+  if (prev && prevMs === lastMs) {
+    const seen = new Set(prev.ids);
+    return { timestamp: prev.timestamp, ids: prev.ids.concat(ids.filter((id) => !seen.has(id))) };
+  }
+  return { timestamp: new Date(lastMs).toISOString(), ids };
+}
