@@ -1,4 +1,6 @@
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import type { StatusFlags } from './commands/status.js';
+import type { BundleFlags } from './commands/bundle.js';
 import { describe, exitCodeOf, InterruptedError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { buildRunOptions, type RawFlags } from './cli-options.js';
@@ -6,11 +8,9 @@ import { VERSION } from './version.js';
 
 export const DEFAULT_LOG_FILE = '/var/log/siem-agent/siem_agent.log';
 
-function program(): Command {
-  const p = new Command('siem-agent')
-    .description('Pull CloudSOC Investigate/Detect logs and deliver them exactly once to a SIEM.')
-    .version(VERSION, '-v, --version', 'print the version and exit')
-    .helpOption('-h, --help', 'show this help')
+/** The options of a delivery run; shared by the main command and `check`. */
+function addRunOptions(c: Command): Command {
+  return c
     .option('--config <path>', 'the API key file (config.json)', './config.json')
     .option('--state_dir <dir>', 'where export_log.state, export_log.lock and last_job.status live (default: the config file\'s directory)')
     .option('--elastica_app <apps...>', 'investigate, detect (default both)')
@@ -54,10 +54,38 @@ function program(): Command {
     .addOption(new Option('--customfile <path>', 'the old agent\'s name for --log_file').hideHelp())
     .option('--log_format <fmt>', 'text or json', 'text')
     .option('--heartbeat', 'send one event of the agent\'s own with the run summary at the end of each run')
-    .option('--dry_run', 'fetch and format, print to stdout; never move the marker or the status')
+    .option('--dry_run', 'fetch and format, print to stdout; never move the marker or the status');
+}
+
+function program(): Command {
+  const p = addRunOptions(new Command('siem-agent'))
+    .description('Pull CloudSOC Investigate/Detect logs and deliver them exactly once to a SIEM.')
+    .version(VERSION, '-v, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show this help')
     .showSuggestionAfterError(true);
+  p.command('status')
+    .description('per app: marker, lag, last run, lock holder; exit 1 if the last run failed or lag > --max_lag')
+    .option('--config <path>', 'the API key file (its directory is the default state dir)', './config.json')
+    .option('--state_dir <dir>', 'state directory')
+    .option('--json', 'machine-readable output')
+    .option('--max_lag <duration>', 'exit 1 when an app is further behind than this (e.g. 3600, 45m, 2h, 1d)')
+    .action(async (opts: StatusFlags) => { exit = await (await import('./commands/status.js')).status(opts); });
+  addRunOptions(p.command('check'))
+    .description('validate the config, reach the API and the output; one OK/FAIL line per step')
+    .action(async (opts: RawFlags) => { exit = await (await import('./commands/check.js')).check(opts); });
+  p.command('bundle')
+    .description('a tar.gz for support: agent logs, state, versions, last flags, config without secrets')
+    .option('--config <path>', 'the API key file', './config.json')
+    .option('--state_dir <dir>', 'state directory')
+    .option('--log_file <path>', 'the agent\'s log', DEFAULT_LOG_FILE)
+    .option('--date_from <day>', 'first day of logs to include (YYYY-MM-DD)')
+    .option('--date_to <day>', 'last day of logs to include (YYYY-MM-DD)')
+    .option('--out_file <path>', 'where to write the bundle (default ./siem-agent-bundle-<time>.tar.gz)')
+    .action(async (opts: BundleFlags) => { exit = await (await import('./commands/bundle.js')).bundle(opts); });
   return p;
 }
+
+let exit: number | undefined;
 
 async function main(argv: string[]): Promise<number> {
   const p = program();
@@ -68,11 +96,15 @@ async function main(argv: string[]): Promise<number> {
   p.exitOverride();
   p.configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `siem-agent: ${s.slice(7)}` : s) });
   try {
-    p.parse(argv, { from: 'user' });
+    await p.parseAsync(argv, { from: 'user' });
   } catch (e) {
-    const code = (e as { exitCode?: number }).exitCode;
-    return code === 0 ? 0 : 1; // commander already printed help, version or its one-line error
+    if (!(e instanceof CommanderError)) {
+      process.stderr.write(`siem-agent: ${describe(e)}\n`);
+      return exitCodeOf(e);
+    }
+    return e.exitCode === 0 ? 0 : 1; // commander already printed help, version or its one-line error
   }
+  if (exit !== undefined) return exit;
   if (!flags) return 0;
   const stderr = (line: string) => process.stderr.write(`${line}\n`);
   let log: Logger | undefined;

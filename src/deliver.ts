@@ -38,6 +38,7 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       if (res.done) break;
       const batch = res.value;
       r.progress.pages++;
+      if (batch.page === 1) r.progress.total = batch.totalCount;
       r.progress.duplicates += batch.duplicates;
       r.progress.cursor = batch.next;
       // one page ahead, no more: the generator runs to its next yield while we write this one

@@ -16,6 +16,8 @@ import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus 
 import { deliverApp } from './deliver.js';
 import { startPoint, filtersFor } from './plan.js';
 import { summaryLine } from './summary.js';
+import { heartbeatRecord } from './heartbeat.js';
+import { progressLine } from './progress.js';
 import { VERSION } from './version.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,6 +80,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     const out = serialised(bucket ? paced(output, bucket, stop.signal) : output);
     const dispatcher = makeDispatcher({ ...o.http, timeoutMs: o.http.timeoutMs });
     const limit = pLimit(2);
+    const bar = progressLine(process.stderr.isTTY === true && !o.debug && !o.dryRun);
     const failures: unknown[] = [];
     const now = Date.now();
 
@@ -110,7 +113,10 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
             maxLogs: o.maxLogs ?? DEFAULT_MAX_LOGS, raiseTo: o.maxLogs === undefined ? RAISED_MAX_LOGS : undefined,
           },
           commit: (m) => (o.dryRun ? Promise.resolve() : markers.commit(app, m)),
-          onPage: () => void saveStatus(),
+          onPage: () => {
+            void saveStatus();
+            bar.update(status.apps);
+          },
         });
         progress.marker = marker?.timestamp;
       } catch (e) {
@@ -119,12 +125,20 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         // the output is shared: once it fails, the other app must stop too
         if (e instanceof OutputError && !stop.signal.aborted) stop.abort(e);
       } finally {
+        bar.clear();
         const m = markers.get(app)?.timestamp;
         if (m) progress.lag_seconds = Math.max(0, Math.round((Date.now() - Date.parse(m)) / 1000));
         log.info(summaryLine(app, progress, Date.now() - t0));
       }
     })));
 
+    if (o.heartbeat) {
+      const rec = heartbeatRecord(log.runId, status.apps, failures.map(describe));
+      const fmtCtx = { app: 'siem-agent', version: VERSION, maxBytes: o.maxMessageSize };
+      await out.write([FORMATS[o.format]!(rec, fmtCtx)], [failures.length ? 3 : 6])
+        .then(() => out.confirm?.())
+        .catch((e: unknown) => log.warn(`could not send the heartbeat: ${describe(e)}`));
+    }
     const reason = stop.signal.reason as unknown;
     const fatal = failures.find((f) => !(f instanceof InterruptedError) && !(f instanceof OutputError && f.code === 'STOPPED' && reason instanceof Deadline));
     status.finished_at = new Date().toISOString();

@@ -1,7 +1,7 @@
-import type { LogRecord, AppName } from '../types.js';
+import type { LogRecord } from '../types.js';
 
 export interface FormatContext {
-  app: AppName;
+  app: string;  // Investigate, Detect, or siem-agent for the heartbeat
   version: string;
   /** Largest formatted line in UTF-8 bytes; 0 = unlimited. */
   maxBytes: number;

@@ -13,6 +13,7 @@ export interface AppProgress {
   retries: number;
   truncated: number;
   marker?: string;
+  total?: number;         // the API's total_count on the first page (informational)
   lag_seconds?: number;
   gap?: { from: string; to: string; seconds: number }; // logs lost to retention, if any
   error?: string;

@@ -1,0 +1,70 @@
+import { access, constants } from 'node:fs/promises';
+import { loadConfig } from '../config.js';
+import { describe } from '../errors.js';
+import { buildRunOptions, type RawFlags } from '../cli-options.js';
+import { openOutput } from '../output/index.js';
+import { fetchPage } from '../source/client.js';
+import { makeDispatcher } from '../source/http.js';
+import { firstQuery } from '../source/pager.js';
+import { filtersFor } from '../plan.js';
+import type { Logger } from '../log.js';
+
+const quiet: Logger = {
+  runId: 'check', debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined,
+  addSecret: () => undefined, close: async () => undefined,
+};
+
+/** `siem-agent check`: one OK/FAIL line per step with a hint; never moves the marker. */
+export async function check(f: RawFlags): Promise<number> {
+  let failed = 0;
+  const line = (ok: boolean, step: string, detail: string) => {
+    if (!ok) failed++;
+    process.stdout.write(`${ok ? 'OK  ' : 'FAIL'} ${step}: ${detail}\n`);
+  };
+  let o;
+  try {
+    o = buildRunOptions(f, []);
+    line(true, 'flags', 'valid');
+  } catch (e) {
+    line(false, 'flags', describe(e));
+    return 1;
+  }
+  let config;
+  try {
+    const r = loadConfig(o.configPath);
+    config = r.config;
+    line(true, 'config', `${o.configPath}: tenant ${config.tenant} at ${config.apiServer}${r.warnings.length ? ` (warning: ${r.warnings.join('; ')})` : ''}`);
+  } catch (e) {
+    line(false, 'config', describe(e));
+  }
+  try {
+    await access(o.stateDir, constants.W_OK);
+    line(true, 'state directory', `${o.stateDir} is writable`);
+  } catch (e) {
+    line(false, 'state directory', `${o.stateDir} is not writable (${(e as NodeJS.ErrnoException).code}); create it or pass --state_dir`);
+  }
+  if (config) {
+    const dispatcher = makeDispatcher(o.http);
+    for (const app of o.apps) {
+      const filters = filtersFor(app, o) ?? {};
+      const start = new Date(Date.now() - 86_400_000).toISOString();
+      try {
+        const page = await fetchPage({ config, dispatcher, retries: 1, backoffMs: 500, signal: new AbortController().signal, log: quiet },
+          firstQuery(config.tenant, { app, start, filters, pageSize: 1 }), `${app} check`);
+        line(true, `API ${app}`, `reached ${config.apiServer} (auth, tenant, proxy, TLS): ${page.meta.total_count ?? '?'} logs in the last 24 h match the filters`);
+      } catch (e) {
+        line(false, `API ${app}`, describe(e));
+      }
+    }
+    await dispatcher.close().catch(() => undefined);
+  }
+  try {
+    const out = await openOutput({ ...o, dryRun: false });
+    await out.close();
+    const udp = o.output.kind === 'REMOTE' && o.output.socketType === 'UDP';
+    line(true, 'output', `${out.name} ${udp ? 'socket opened (UDP cannot confirm that anything listens)' : 'reachable and writable'}`);
+  } catch (e) {
+    line(false, 'output', describe(e));
+  }
+  return failed === 0 ? 0 : 1;
+}

@@ -1,0 +1,61 @@
+import { dirname, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { lockHolder } from '../state/lock.js';
+import { loadMarkers } from '../state/marker.js';
+import { readStatus } from '../state/status.js';
+import { humanDuration } from '../summary.js';
+import { APPS } from '../types.js';
+
+export interface StatusFlags { config: string; state_dir?: string; json?: boolean; max_lag?: string }
+
+export function parseDuration(flag: string, v: string): number {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(v.trim());
+  if (!m) throw new UsageError(`${flag}: expected a duration such as 900, 45m, 2h or 1d, got "${v}"`);
+  return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
+}
+
+/** `siem-agent status`: what monitoring needs to know, exit 1 when something is wrong. */
+export async function status(f: StatusFlags): Promise<number> {
+  const stateDir = resolve(f.state_dir ?? dirname(resolve(f.config)));
+  const maxLag = f.max_lag !== undefined ? parseDuration('--max_lag', f.max_lag) : undefined;
+  const markers = await loadMarkers(stateDir);
+  const last = await readStatus(stateDir);
+  const holder = await lockHolder(stateDir);
+  const now = Date.now();
+  const problems: string[] = [];
+  const apps: Record<string, unknown> = {};
+  for (const app of APPS) {
+    const m = markers[app];
+    const lag = m ? Math.round((now - Date.parse(m.timestamp)) / 1000) : undefined;
+    const gap = last?.apps?.[app]?.gap;
+    apps[app] = { marker: m?.timestamp ?? null, lag_seconds: lag ?? null, last_run: last?.apps?.[app] ?? null };
+    if (maxLag !== undefined && lag !== undefined && lag > maxLag) problems.push(`${app} is ${humanDuration(lag)} behind (more than --max_lag ${humanDuration(maxLag)})`);
+    if (gap) problems.push(`${app} lost ${humanDuration(gap.seconds)} of logs to the API's retention (${gap.from} .. ${gap.to})`);
+  }
+  if (!last) problems.push(`no run recorded in ${stateDir}`);
+  else if (last.result === 'failed' || last.result === 'interrupted') problems.push(`the last run ${last.result}: ${last.error ?? 'no detail'}`);
+  else if (last.result === 'running' && holder === undefined) problems.push(`the last run (pid ${last.pid}) died without finishing`);
+  const report = {
+    state_dir: stateDir,
+    healthy: problems.length === 0,
+    problems,
+    apps,
+    last_run: last ? { result: last.result, started_at: last.started_at, finished_at: last.finished_at ?? null, error: last.error ?? null, pid: last.pid, version: last.version } : null,
+    lock: { held: holder !== undefined, pid: holder ?? null },
+  };
+  if (f.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    const out: string[] = [];
+    for (const app of APPS) {
+      const a = apps[app] as { marker: string | null; lag_seconds: number | null };
+      out.push(`${app}: marker ${a.marker ?? 'none'}${a.lag_seconds !== null ? ` (lag ${humanDuration(a.lag_seconds)})` : ''}`);
+    }
+    out.push(last ? `last run: ${last.result}, started ${last.started_at}${last.finished_at ? `, finished ${last.finished_at}` : ''}${last.error ? `: ${last.error}` : ''}` : 'last run: none');
+    out.push(holder !== undefined ? `lock: held by pid ${holder}` : 'lock: free');
+    for (const p of problems) out.push(`PROBLEM: ${p}`);
+    out.push(problems.length === 0 ? 'status: OK' : 'status: FAIL');
+    process.stdout.write(`${out.join('\n')}\n`);
+  }
+  return problems.length === 0 ? 0 : 1;
+}

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const BIN = resolve(__dirname, '../../bin/siem-agent');
+
+export interface AgentResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function tmp(prefix = 'sa-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Starts bin/siem-agent as a child process, exactly as cron would. */
+export function startAgent(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): { child: ChildProcess; done: Promise<AgentResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const done = new Promise<AgentResult>((res) => {
+    child.on('close', (code, signal) => res({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+export function runAgent(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<AgentResult> {
+  return startAgent(args, opts).done;
+}
+
+/** Every JSON line of a FILE output (and its rotated backups), in delivery order. */
+export function jsonLines(path: string): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export function idsOf(lines: Record<string, unknown>[]): string[] {
+  return lines.map((l) => l._id as string);
+}
+
+/** Counts per id: a map of id -> times delivered. */
+export function countIds(ids: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const id of ids) m.set(id, (m.get(id) ?? 0) + 1);
+  return m;
+}
+
+export function stateOf(dir: string): { apps: Record<string, { timestamp: string; ids: string[] }> } | undefined {
+  const p = join(dir, 'export_log.state');
+  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : undefined;
+}
+
+export function filesIn(dir: string): string[] {
+  return readdirSync(dir).sort();
+}
+
+/** The summary lines say "Investigate: delivered N, ...". */
+export function delivered(stderrOrLog: string, app: 'Investigate' | 'Detect'): number | undefined {
+  const m = new RegExp(`${app}: delivered (\\d+)`).exec(stderrOrLog);
+  return m ? Number(m[1]) : undefined;
+}
