@@ -103,7 +103,8 @@ export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
       timeoutMs: positiveNumber('--request_timeout', f.request_timeout)! * 1000,
       proxy: f.proxy,
       proxyUser: f.proxy_user,
-      proxyPassword: f.proxy_password,
+      // the environment keeps the password out of `ps` and of crontab lines
+      proxyPassword: f.proxy_password ?? (f.proxy_user !== undefined ? process.env.SIEM_AGENT_PROXY_PASSWORD : undefined),
       caFile: f.ca_file,
       insecure: f.insecure === true,
     },

@@ -33,6 +33,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
   log.addSecret(config.keySecret);
   log.addSecret(Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64'));
   for (const w of warnings) log.warn(w);
+  if (o.http.insecure) log.warn('--insecure: the API\'s TLS certificate is NOT verified; anyone on the path can read the key and the logs');
 
   if (o.reset || o.clearStatus) {
     await clearLock(o.stateDir);

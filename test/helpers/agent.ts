@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const BIN = resolve(__dirname, '../../bin/siem-agent');
+export const BIN = fileURLToPath(new URL('../../bin/siem-agent', import.meta.url));
 
 export interface AgentResult {
   code: number | null;

@@ -1,0 +1,138 @@
+// npm run bench: measures the agent as a whole process against the project's emulator.
+// Not a test: it prints a table and writes bench/results.json. See README "Performance".
+//   node scripts/bench.mjs [--logs 20000] [--latencies 0,200] [--backfill 200000] [--quick]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request, Agent } from 'undici';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const LOGS = Number(arg('logs', '20000'));
+const LATENCIES = arg('latencies', '0,200').split(',').map(Number);
+const BACKFILL = Number(arg('backfill', '200000'));
+
+/** Starts the emulator as its own process (so its CPU is not counted as the agent's). */
+async function emulator(perApp, latency) {
+  const child = spawn(process.execPath, [join(root, 'dist/emulator/cli.js'), '--investigate', String(perApp), '--detect', String(perApp), '--latency', String(latency), '--no-hostile'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+    });
+    child.once('exit', (c) => reject(new Error(`emulator exited ${c}`)));
+  });
+  return { ...first, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+}
+
+/** The pull limit: only follow both apps' pages concurrently and count logs. */
+async function pullLimit(url, cfg) {
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
+  const auth = `Basic ${Buffer.from(`${cfg.key_id}:${cfg.key_secret}`).toString('base64')}`;
+  const t0 = performance.now();
+  const counts = await Promise.all(['Investigate', 'Detect'].map(async (app) => {
+    let next = `${cfg.tenant}/api/admin/v1/logs/get/?app=${app}&subtype=${app === 'Investigate' ? 'all' : 'incidents'}&created_timestamp=${encodeURIComponent(new Date(Date.now() - 179 * 86400e3).toISOString())}&limit=1000`;
+    let n = 0;
+    while (next) {
+      const res = await request(url + next.replace(/^\//, ''), { dispatcher, headers: { authorization: auth, 'x-elastica-dbname-resolved': 'True' } });
+      const page = JSON.parse(await res.body.text());
+      n += page.logs.length;
+      next = page.meta.next;
+    }
+    return n;
+  }));
+  await dispatcher.close();
+  return { logs: counts[0] + counts[1], wall: (performance.now() - t0) / 1000 };
+}
+
+/** Runs bin/siem-agent under GNU time: wall, user+sys CPU, peak RSS. */
+function agent(args) {
+  return new Promise((resolve, reject) => {
+    const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, join(root, 'bin/siem-agent'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d) => { err += d; });
+    c.on('close', (code) => {
+      const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(err);
+      if (code !== 0 || !m) return reject(new Error(`agent exited ${code}: ${err.slice(-500)}`));
+      resolve({ wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMB: Number(m[4]) / 1024 });
+    });
+  });
+}
+
+function lineSink() {
+  return new Promise((resolve) => {
+    let lines = 0;
+    const srv = createServer((s) => s.on('data', (d) => { for (const b of d) if (b === 10) lines++; }));
+    srv.listen(0, '127.0.0.1', () => resolve({ port: srv.address().port, lines: () => lines, close: () => srv.close() }));
+  });
+}
+
+function delivered(logFile) {
+  const t = readFileSync(logFile, 'utf8');
+  return [...t.matchAll(/: delivered (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+const rows = [];
+const results = { machine: { cpus: cpus().length, model: cpus()[0]?.model, memGB: Math.round(totalmem() / 2 ** 30), node: process.version }, date: new Date().toISOString(), runs: [] };
+for (const latency of LATENCIES) {
+  const emu = await emulator(LOGS / 2, latency);
+  const cfgDir = mkdtempSync(join(tmpdir(), 'sa-bench-'));
+  const cfg = { api_server: emu.url, tenant: 'acme', key_id: 'test-key-id', key_secret: 'test-key-secret' };
+  writeFileSync(join(cfgDir, 'config.json'), JSON.stringify(cfg), { mode: 0o600 });
+  const pull = await pullLimit(emu.url, cfg);
+  rows.push({ latency, output: 'pull limit', logs: pull.logs, wall: pull.wall, cpu: NaN, rssMB: NaN });
+  const sink = await lineSink();
+  const outputs = {
+    FILE: (d) => ['-o', 'FILE', '-f', join(d, 'out.cef')],
+    'STREAM /dev/null': () => ['-o', 'STREAM', '-s', 'STDOUT'],
+    'REMOTE TCP': () => ['-o', 'REMOTE', '--socket_type', 'TCP', '-t', `127.0.0.1:${sink.port}`],
+  };
+  for (const [name, extra] of Object.entries(outputs)) {
+    const d = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
+    const log = join(d, 'agent.log');
+    const args = ['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(LOGS), '--log_file', log, ...extra(d)];
+    const r = await agent(args);
+    const n = delivered(log);
+    const empty = await agent(args);
+    rows.push({ latency, output: name, logs: n, ...r, ratio: r.wall / pull.wall, cpuPer1k: (r.cpu * 1000) / (n / 1000), emptyWall: empty.wall });
+    rmSync(d, { recursive: true, force: true });
+  }
+  sink.close();
+  await emu.stop();
+}
+
+// Flat memory on a long backfill, and CPU while rate limited
+{
+  const emu = await emulator(BACKFILL / 2, 0);
+  const cfgDir = mkdtempSync(join(tmpdir(), 'sa-bench-'));
+  writeFileSync(join(cfgDir, 'config.json'), JSON.stringify({ api_server: emu.url, tenant: 'acme', key_id: 'test-key-id', key_secret: 'test-key-secret' }), { mode: 0o600 });
+  const d = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
+  const log = join(d, 'agent.log');
+  const r = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(BACKFILL), '--log_file', log, '-o', 'FILE', '-f', join(d, 'out.cef')]);
+  rows.push({ latency: 0, output: `FILE backfill`, logs: delivered(log), ...r });
+  const d2 = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
+  const log2 = join(d2, 'agent.log');
+  const rr = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d2, '--severity', 'all', '--max_logs', '2500', '--log_file', log2, '-o', 'FILE', '-f', join(d2, 'out.cef'), '--rate', '500']);
+  rows.push({ latency: 0, output: 'FILE --rate 500', logs: delivered(log2), ...rr });
+  await emu.stop();
+}
+
+const fmt = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+const table = [
+  '| latency ms | output | logs | wall s | CPU s | CPU ms/1k | peak RSS MB | logs/s | wall / pull limit | empty run s |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...rows.map((r) => `| ${r.latency} | ${r.output} | ${r.logs} | ${fmt(r.wall)} | ${fmt(r.cpu)} | ${fmt(r.cpuPer1k, 1)} | ${fmt(r.rssMB, 1)} | ${fmt(r.logs / r.wall, 0)} | ${fmt(r.ratio)} | ${fmt(r.emptyWall)} |`),
+];
+console.log(table.join('\n'));
+console.log(`\nmachine: ${results.machine.cpus} cores (${results.machine.model}), ${results.machine.memGB} GiB, Node ${results.machine.node}`);
+results.runs = rows;
+mkdirSync(join(root, 'bench'), { recursive: true });
+writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
