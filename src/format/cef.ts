@@ -55,13 +55,13 @@ export function cefPairs(r: LogRecord, ctx: FormatContext): Pair[] {
   const used = new Set(pairs.map((p) => p.key));
   const leftovers: string[] = [];
   for (const [field, key, check] of STANDARD) {
-    if (!(field in r)) continue;
+    if (!Object.hasOwn(r, field)) continue;
     if (check && !check(r[field])) leftovers.push(field);
     else pairs.push({ key, value: text(r[field]) });
     used.add(key);
   }
   for (const [field, key, label, check] of CUSTOM) {
-    if (!(field in r)) continue;
+    if (!Object.hasOwn(r, field)) continue;
     if (check && !check(r[field])) {
       leftovers.push(field);
       continue;

@@ -25,14 +25,15 @@ export function safeKey(name: string): string {
   return k === '' ? '_' : k;
 }
 
-const SEV_CEF: Record<string, number> = {
-  informational: 3, warning: 5, error: 7, critical: 10,
-  low: 3, medium: 6, high: 8,
-};
+// a Map, not an object literal: a field value like "constructor" must not find Object.prototype
+const SEV_CEF = new Map<string, number>([
+  ['informational', 3], ['warning', 5], ['error', 7], ['critical', 10],
+  ['low', 3], ['medium', 6], ['high', 8],
+]);
 
 /** CEF/LEEF 0–10 severity from the API's words (case-insensitive); unknown words → 5. */
 export function numericSeverity(sev: unknown): number {
-  return typeof sev === 'string' ? SEV_CEF[sev.toLowerCase()] ?? 5 : 5;
+  return typeof sev === 'string' ? SEV_CEF.get(sev.toLowerCase()) ?? 5 : 5;
 }
 
 /** Syslog severity (RFC 5424 0–7) from the API's words, for the syslog PRI. */

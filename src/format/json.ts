@@ -9,7 +9,8 @@ export function formatJson(r: LogRecord, ctx: FormatContext): string {
   if (ctx.maxBytes <= 0 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
   ctx.onTruncate?.();
   // shorten the longest top-level values (nested ones as their JSON text) until the line fits
-  const copy: Record<string, unknown> = { ...r };
+  // null prototype: a field named "__proto__" stays a plain field when reassigned
+  const copy: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, r);
   let out = line;
   for (let guard = 0; guard < 64; guard++) {
     let size = Buffer.byteLength(out, 'utf8');

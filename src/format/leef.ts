@@ -18,7 +18,7 @@ export function escapeLeefValue(s: string): string {
 
 export const LEEF_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSX";
 
-const RENAMED: Record<string, string> = { _id: 'externalId', user: 'usrName', host: 'src' };
+const RENAMED = new Map([['_id', 'externalId'], ['user', 'usrName'], ['host', 'src']]);
 
 export function leefPairs(r: LogRecord, ctx: FormatContext): Pair[] {
   const pairs: Pair[] = [
@@ -30,7 +30,7 @@ export function leefPairs(r: LogRecord, ctx: FormatContext): Pair[] {
   const used = new Set(pairs.map((p) => p.key));
   for (const field of Object.keys(r)) {
     if (field === 'created_timestamp') continue;
-    const base = RENAMED[field] ?? safeKey(field);
+    const base = RENAMED.get(field) ?? safeKey(field);
     let key = base;
     for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
     used.add(key);

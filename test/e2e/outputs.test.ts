@@ -1,0 +1,286 @@
+// Every output path against a real receiver: rsyslog / syslog-ng daemons started by the tests
+// with private configs, checked with parsers written from the specs (test/helpers/parsers.ts).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import type { LogRecord } from '../../src/types.js';
+import { freePort, startRsyslog, startSyslogNg, type Daemon } from '../helpers/daemons.js';
+import { makeCerts } from '../helpers/certs.js';
+import { parseCef, parseJsonLine, parseLeef, parseRfc3164, parseRfc5424 } from '../helpers/parsers.js';
+import { cefExpected, leefExpected, truncatedOk } from '../helpers/expected.js';
+import { runAgent, startAgent, stateOf, tmp } from '../helpers/agent.js';
+
+let emu: Emulator;
+const daemons: Daemon[] = [];
+beforeAll(async () => {
+  emu = await startEmulator({ data: { seed: 11, counts: { Investigate: 300, Detect: 100 }, tieGroupSize: 120, hostile: true } });
+});
+afterAll(async () => {
+  await Promise.all(daemons.map((d) => d.stop()));
+  await emu.close();
+});
+const track = (d: Daemon) => { daemons.push(d); return d; };
+
+const truth = (): Map<string, { r: LogRecord; app: string }> => {
+  const m = new Map<string, { r: LogRecord; app: string }>();
+  for (const app of ['Investigate', 'Detect'] as const) for (const r of emu.logs[app]) m.set(r._id, { r, app });
+  return m;
+};
+
+function agentArgs(dir: string, extra: string[]): string[] {
+  return ['--config', emu.configFile(dir), '--severity', 'all', '--log_file', join(dir, 'agent.log'), ...extra];
+}
+
+/** The syslog MSG of each received line, by header kind. */
+function messages(lines: string[], header: 'local' | 'rfc3164' | 'rfc5424' | 'none'): string[] {
+  return lines.map((l) => {
+    if (header === 'none') return l;
+    if (header === 'rfc5424') return parseRfc5424(l).msg;
+    if (header === 'rfc3164') return parseRfc3164(l).msg;
+    const m = /^<\d+>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d siem-agent\[\d+\]: ([\s\S]*)$/.exec(l);
+    if (!m) throw new Error(`not a local syslog line: ${l.slice(0, 80)}`);
+    return m[1]!;
+  });
+}
+
+/** Every log arrived exactly once, with every field intact (or the documented truncation). */
+function checkAll(msgs: string[], format: 'cef' | 'leef' | 'json'): void {
+  const want = truth();
+  const seen = new Set<string>();
+  for (const msg of msgs) {
+    let id: string;
+    let got: Record<string, unknown>;
+    if (format === 'json') {
+      got = parseJsonLine(msg) as Record<string, unknown>;
+      id = got._id as string;
+    } else if (format === 'cef') {
+      got = parseCef(msg).extension;
+      id = got.externalId as string;
+    } else {
+      got = parseLeef(msg).attrs;
+      id = got.externalId as string;
+    }
+    if (id.startsWith('siem-agent-heartbeat-')) continue;
+    expect(want.has(id), `unexpected log ${id}`).toBe(true);
+    expect(seen.has(id), `log ${id} arrived twice`).toBe(false);
+    seen.add(id);
+    const { r, app } = want.get(id)!;
+    if (format === 'json') {
+      for (const [k, v] of Object.entries(r)) {
+        if (typeof v === 'string') expect(truncatedOk(got[k] as string, v), `${id} ${k}`).toBe(true);
+        else if (JSON.stringify(got[k]) !== JSON.stringify(v)) expect(typeof got[k], `${id} ${k}`).toBe('string'); // a shortened nested value
+      }
+    } else {
+      const exp = (format === 'cef' ? cefExpected(r, app) : leefExpected(r, app))!;
+      for (const [k, v] of Object.entries(exp)) expect(truncatedOk(got[k] as string, v), `${id} ${k}: ${String(got[k]).slice(0, 60)}`).toBe(true);
+    }
+  }
+  expect(seen.size).toBe(want.size);
+}
+
+describe('each transport into a real daemon, hostile data, every log intact', () => {
+  it('SYSLOG: unix datagram socket into rsyslog (CEF)', async () => {
+    const dir = tmp('sa-out-');
+    const d = track(await startRsyslog({ kind: 'unix-dgram', path: join(dir, 'log.sock') }));
+    const res = await runAgent(agentArgs(dir, ['-o', 'SYSLOG', '-t', join(dir, 'log.sock'), '--rate', '2000']));
+    expect(res.code, res.stderr).toBe(0);
+    checkAll(messages(await d.waitForLines(400, 20_000), 'local'), 'cef');
+  });
+
+  it('REMOTE UDP into syslog-ng (LEEF, rfc5424)', async () => {
+    const dir = tmp('sa-out-');
+    const port = await freePort('udp');
+    const d = track(await startSyslogNg({ kind: 'udp', port }));
+    const res = await runAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--socket_type', 'UDP', '--syslog_header', 'rfc5424', '--siem', 'qradar']));
+    expect(res.code, res.stderr).toBe(0);
+    checkAll(messages(await d.waitForLines(400, 20_000), 'rfc5424'), 'leef');
+  });
+
+  it('REMOTE TCP, LF framing, into rsyslog (JSON, rfc3164)', async () => {
+    const dir = tmp('sa-out-');
+    const port = await freePort('tcp');
+    const d = track(await startRsyslog({ kind: 'tcp', port, framing: 'lf' }));
+    const res = await runAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--socket_type', 'TCP', '--siem', 'splunk']));
+    expect(res.code, res.stderr).toBe(0);
+    checkAll(messages(await d.waitForLines(400, 20_000), 'rfc3164'), 'json');
+  });
+
+  it('REMOTE TCP, octet counting, into syslog-ng (CEF, no header)', async () => {
+    const dir = tmp('sa-out-');
+    const port = await freePort('tcp');
+    const d = track(await startSyslogNg({ kind: 'tcp', port, framing: 'octet' }));
+    const res = await runAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--socket_type', 'TCP', '--framing', 'octet', '--syslog_header', 'rfc5424']));
+    expect(res.code, res.stderr).toBe(0);
+    checkAll(messages(await d.waitForLines(400, 20_000), 'rfc5424'), 'cef');
+  });
+
+  it('REMOTE TLS with a private CA and a client certificate into syslog-ng (CEF)', async () => {
+    const dir = tmp('sa-out-');
+    const c = makeCerts(tmp('sa-certs-'));
+    const port = await freePort('tcp');
+    const d = track(await startSyslogNg({ kind: 'tls', port, ca: c.ca, cert: c.serverCert, key: c.serverKey, requireClientCert: true }));
+    const res = await runAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `localhost:${port}`, '--socket_type', 'TLS', '--framing', 'octet',
+      '--tls_ca', c.ca, '--tls_cert', c.clientCert, '--tls_key', c.clientKey, '--heartbeat']));
+    expect(res.code, res.stderr).toBe(0);
+    const lines = await d.waitForLines(401, 20_000);
+    checkAll(messages(lines, 'rfc3164'), 'cef');
+    expect(lines.some((l) => l.includes('externalId=siem-agent-heartbeat-'))).toBe(true);
+  });
+
+  it('TLS refuses a receiver it cannot verify, before fetching anything', async () => {
+    const dir = tmp('sa-out-');
+    const c = makeCerts(tmp('sa-certs-'));
+    const port = await freePort('tcp');
+    track(await startSyslogNg({ kind: 'tls', port, ca: c.ca, cert: c.serverCert, key: c.serverKey }));
+    const n0 = emu.requests.length;
+    const res = await runAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `localhost:${port}`, '--socket_type', 'TLS']));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/TLS verification failed.*--tls_ca/);
+    expect(emu.requests.length).toBe(n0);
+    expect(stateOf(dir)).toBeUndefined();
+  });
+});
+
+describe('pacing keeps daemons from dropping', () => {
+  it('1,000 logs through SYSLOG at the default rate into rsyslog limited to 200 per 5 s: all arrive', async () => {
+    const dir = tmp('sa-rl-');
+    const d = track(await startRsyslog({ kind: 'unix-dgram', path: join(dir, 'log.sock'), rateLimit: { interval: 5, burst: 200 } }));
+    const res = await runAgent(agentArgs(dir, ['-o', 'SYSLOG', '-t', join(dir, 'log.sock'), '--elastica_app', 'investigate', '--max_logs', '1000', '--format', 'json']), {});
+    expect(res.code, res.stderr).toBe(0);
+    const lines = await d.waitForLines(1000, 10_000);
+    expect(lines.length).toBe(1000);
+    expect(new Set(messages(lines, 'local').map((m) => (parseJsonLine(m) as LogRecord)._id)).size).toBe(1000);
+  }, 90_000);
+
+  it('2,000 logs over UDP at the default settings into a stock syslog-ng: all arrive', async () => {
+    const dir = tmp('sa-udp-');
+    const port = await freePort('udp');
+    const d = track(await startSyslogNg({ kind: 'udp', port }, { stock: true }));
+    const emu2 = await startEmulator({ data: { seed: 3, counts: { Investigate: 2000, Detect: 0 }, hostile: true } });
+    try {
+      const res = await runAgent(['--config', emu2.configFile(dir), '--severity', 'all', '--log_file', join(dir, 'a.log'),
+        '-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--elastica_app', 'investigate']);
+      expect(res.code, res.stderr).toBe(0);
+      const lines = await d.waitForLines(2000, 15_000);
+      expect(lines.length).toBe(2000);
+    } finally {
+      await emu2.close();
+    }
+  }, 60_000);
+
+  it('--rate 500 over 2,000 logs takes about 4 s', async () => {
+    const dir = tmp('sa-rate-');
+    const emu2 = await startEmulator({ data: { seed: 5, counts: { Investigate: 2000, Detect: 0 } } });
+    try {
+      const t0 = Date.now();
+      const res = await runAgent(['--config', emu2.configFile(dir), '--severity', 'all', '--log_file', join(dir, 'a.log'),
+        '-o', 'FILE', '-f', join(dir, 'out.cef'), '--rate', '500']);
+      const secs = (Date.now() - t0) / 1000;
+      expect(res.code, res.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'out.cef'), 'utf8').split('\n').filter(Boolean)).toHaveLength(2000);
+      expect(secs).toBeGreaterThan(3.5);
+      expect(secs).toBeLessThan(9);
+    } finally {
+      await emu2.close();
+    }
+  });
+});
+
+describe('receiver faults', () => {
+  it('TCP receiver killed and restarted mid-run: nothing lost', async () => {
+    const dir = tmp('sa-kill-');
+    const port = await freePort('tcp');
+    const d = track(await startRsyslog({ kind: 'tcp', port, framing: 'lf' }));
+    const a = startAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--socket_type', 'TCP', '--format', 'json', '--rate', '100', '--page_size', '50']));
+    await new Promise((r) => setTimeout(r, 1500));
+    await d.restart();
+    const res = await a.done;
+    const ids = new Set(messages(d.readLines(), 'rfc3164').map((m) => (parseJsonLine(m) as LogRecord)._id));
+    if (res.code === 0) {
+      expect(ids.size).toBe(400);
+    } else {
+      // stopped: everything up to the marker must have arrived
+      const st = stateOf(dir);
+      for (const app of ['Investigate', 'Detect'] as const) {
+        const m = st?.apps[app];
+        if (!m) continue;
+        for (const r of emu.logs[app]) if (r.created_timestamp < m.timestamp) expect(ids.has(r._id), r._id).toBe(true);
+      }
+    }
+    expect(res.code, res.stderr).toBe(0);
+  }, 60_000);
+
+  it('receiver down at start: exit 1 before fetching, marker untouched', async () => {
+    const dir = tmp('sa-down-');
+    const port = await freePort('tcp');
+    const n0 = emu.requests.length;
+    const res = await runAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--socket_type', 'TCP']));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/cannot connect \(nothing is listening/);
+    expect(emu.requests.length).toBe(n0);
+    expect(stateOf(dir)).toBeUndefined();
+  });
+
+  it('receiver dies and stays down: stop, checkpoint what was delivered, exit 1', async () => {
+    const dir = tmp('sa-gone-');
+    const port = await freePort('tcp');
+    const d = await startRsyslog({ kind: 'tcp', port, framing: 'lf' });
+    const a = startAgent(agentArgs(dir, ['-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--socket_type', 'TCP', '--format', 'json', '--rate', '100', '--page_size', '50', '--reconnect_timeout', '3']));
+    await new Promise((r) => setTimeout(r, 1200));
+    await d.stop();
+    const res = await a.done;
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/not re-established within 3 s/);
+    const ids = new Set(messages(d.readLines(), 'rfc3164').map((m) => (parseJsonLine(m) as LogRecord)._id));
+    const st = stateOf(dir)!;
+    for (const app of ['Investigate', 'Detect'] as const) {
+      const m = st.apps[app];
+      if (!m) continue;
+      for (const r of emu.logs[app]) if (Date.parse(r.created_timestamp) < Date.parse(m.timestamp)) expect(ids.has(r._id), `${r._id} marked but not received`).toBe(true);
+      for (const id of m.ids) expect(ids.has(id)).toBe(true);
+    }
+  }, 60_000);
+});
+
+describe('FILE rotation', () => {
+  const cefFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('out.cef'));
+  it('line counts add up across files, no partial lines, each file under --max_bytes', async () => {
+    const dir = tmp('sa-rot-');
+    const out = join(dir, 'out.cef');
+    const res = await runAgent(agentArgs(dir, ['-o', 'FILE', '-f', out, '--max_bytes', '100000', '--backup_count', '50', '--elastica_app', 'investigate']));
+    expect(res.code, res.stderr).toBe(0);
+    const files = cefFiles(dir);
+    expect(files.length).toBeGreaterThan(3);
+    const ids = new Set<string>();
+    let lines = 0;
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      expect(text.endsWith('\n'), `${f} ends mid-line`).toBe(true);
+      expect(Buffer.byteLength(text)).toBeLessThan(100000);
+      for (const l of text.split('\n').slice(0, -1)) {
+        ids.add(parseCef(l).extension.externalId!);
+        lines++;
+      }
+    }
+    expect(lines).toBe(300);
+    expect(ids.size).toBe(300);
+    // PATH.1 is the newest backup: its logs come right before those in PATH
+    const firstOf = (f: string) => parseCef(readFileSync(join(dir, f), 'utf8').split('\n')[0]!).extension.rt!;
+    expect(Number(firstOf('out.cef.1'))).toBeGreaterThanOrEqual(Number(firstOf('out.cef.2')));
+  });
+
+  it('keeps at most --backup_count backups', async () => {
+    const dir = tmp('sa-rot-');
+    const res = await runAgent(agentArgs(dir, ['-o', 'FILE', '-f', join(dir, 'out.cef'), '--max_bytes', '60000', '--backup_count', '2']));
+    expect(res.code, res.stderr).toBe(0);
+    expect(cefFiles(dir).sort()).toEqual(['out.cef', 'out.cef.1', 'out.cef.2']);
+  });
+
+  it('no rotation unless both --max_bytes and --backup_count are > 0', async () => {
+    const dir = tmp('sa-rot-');
+    const res = await runAgent(agentArgs(dir, ['-o', 'FILE', '-f', join(dir, 'out.cef'), '--max_bytes', '60000']));
+    expect(res.code, res.stderr).toBe(0);
+    expect(cefFiles(dir)).toEqual(['out.cef']);
+  });
+});
