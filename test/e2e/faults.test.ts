@@ -1,0 +1,272 @@
+// The agent's promises when the API, the disk, the state or the process misbehave.
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { countIds, idsOf, jsonLines, runAgent, startAgent, stateOf, tmp } from '../helpers/agent.js';
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator({ data: { seed: 21, counts: { Investigate: 2500, Detect: 800 }, tieGroupSize: 1200 } });
+});
+afterAll(() => emu.close());
+
+function setup(extra: string[] = []) {
+  const dir = tmp('sa-fault-');
+  const out = join(dir, 'out.json');
+  const log = join(dir, 'agent.log');
+  const args = ['--config', emu.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--severity', 'all', '--log_file', log, ...extra];
+  return { dir, out, log, args };
+}
+const readLog = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+const allIds = () => [...emu.logs.Investigate, ...emu.logs.Detect].map((r) => r._id);
+// short timeouts and backoff so the fault tests stay quick
+const FAST = ['--request_timeout', '2', '--retries', '4'];
+
+async function untilCaughtUp(args: string[], log: string, runs = 40): Promise<void> {
+  for (let i = 0; i < runs; i++) {
+    const before = readLog(log).length;
+    await runAgent(args);
+    const text = readLog(log).slice(before);
+    if (/Investigate: delivered 0,/.test(text) && /Detect: delivered 0,/.test(text)) return;
+  }
+  throw new Error('never caught up');
+}
+
+describe('API faults', () => {
+  it.each([
+    ['5xx with a JSON body', { type: 'http500json', count: 2 }],
+    ['502 with an HTML body', { type: 'http502html', count: 2 }],
+    ['429 with Retry-After', { type: 'http429', count: 1, retryAfter: 1 }],
+    ['a connection reset mid-body', { type: 'reset', count: 2 }],
+    ['truncated JSON', { type: 'truncated', count: 2 }],
+    ['a 200 that is not JSON', { type: 'notjson', count: 1 }],
+    ['JSON without logs', { type: 'nologs', count: 1 }],
+    ['a server that never answers', { type: 'hang', count: 1 }],
+  ] as const)('%s is retried and the run completes', async (_name, fault) => {
+    const s = setup([...FAST, '--elastica_app', 'detect']);
+    emu.setFaults([fault as never]);
+    try {
+      const res = await runAgent(s.args);
+      expect(res.code, res.stderr).toBe(0);
+      expect(readLog(s.log)).toMatch(/retries [1-9]/);
+      expect(jsonLines(s.out).length).toBe(emu.logs.Detect.length);
+    } finally {
+      emu.setFaults([]);
+    }
+  });
+
+  it('429 waits for Retry-After', async () => {
+    const s = setup([...FAST, '--elastica_app', 'detect']);
+    emu.setFaults([{ type: 'http429', count: 1, retryAfter: 2 }]);
+    const t0 = Date.now();
+    try {
+      const res = await runAgent(s.args);
+      expect(res.code).toBe(0);
+      expect(Date.now() - t0).toBeGreaterThan(1900);
+    } finally {
+      emu.setFaults([]);
+    }
+  });
+
+  it.each([
+    ['401', 'http401', /check key_id\/key_secret in/],
+    ['403', 'http403', /403 Forbidden/],
+    ['404', 'http404', /404 Not Found.*tenant/],
+    ['400', 'http400', /400 Bad Request/],
+  ] as const)('%s is not retried: one line, exit 1, marker untouched', async (_n, type, msg) => {
+    const s = setup([...FAST, '--elastica_app', 'detect']);
+    emu.setFaults([{ type: type as never }]);
+    const n0 = emu.requests.length;
+    try {
+      const res = await runAgent(s.args);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(msg);
+      expect(emu.requests.length - n0).toBe(1);
+      expect(stateOf(s.dir)).toBeUndefined();
+    } finally {
+      emu.setFaults([]);
+    }
+  });
+
+  it('retries spent: exit 1 with everything delivered so far checkpointed', async () => {
+    const s = setup(['--request_timeout', '2', '--retries', '1', '--elastica_app', 'investigate', '--page_size', '500']);
+    emu.setFaults([{ type: 'http503', onlyPaged: true }]);
+    try {
+      const res = await runAgent(s.args);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/gave up after 2 attempts/);
+      const got = jsonLines(s.out).length;
+      expect(got).toBe(500);
+      expect(stateOf(s.dir)!.apps.Investigate!.ids.length).toBeGreaterThan(0);
+    } finally {
+      emu.setFaults([]);
+    }
+    await untilCaughtUp(s.args, s.log);
+    expect(countIds(idsOf(jsonLines(s.out))).size).toBe(jsonLines(s.out).length);
+  });
+
+  it('a mix of every fault over repeated runs delivers every log exactly once', async () => {
+    const s = setup([...FAST, '--page_size', '300', '--max_logs', '900']);
+    emu.setFaults([
+      { type: 'http500json', probability: 0.08 }, { type: 'http502html', probability: 0.05 }, { type: 'http429', probability: 0.05, retryAfter: 1 },
+      { type: 'reset', probability: 0.05 }, { type: 'truncated', probability: 0.05 }, { type: 'repeat', probability: 0.3 },
+      { type: 'totalcount', probability: 0.3 }, { type: 'hang', probability: 0.02 },
+    ]);
+    try {
+      for (let i = 0; i < 25; i++) await runAgent(s.args);
+    } finally {
+      emu.setFaults([]);
+    }
+    await untilCaughtUp(s.args, s.log);
+    const ids = idsOf(jsonLines(s.out));
+    expect(ids.length).toBe(allIds().length);
+    expect(new Set(ids)).toEqual(new Set(allIds()));
+  }, 180_000);
+
+  it('--max_runtime stops cleanly with everything delivered checkpointed', async () => {
+    const s = setup(['--page_size', '100', '--max_runtime', '1.5']);
+    emu.setLatency(150);
+    try {
+      const t0 = Date.now();
+      const res = await runAgent(s.args);
+      expect(res.code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(6000);
+      expect(res.stderr).toMatch(/stopped at --max_runtime/);
+    } finally {
+      emu.setLatency(0);
+    }
+    const delivered = jsonLines(s.out).length;
+    expect(delivered).toBeGreaterThan(0);
+    await untilCaughtUp(s.args, s.log);
+    expect(new Set(idsOf(jsonLines(s.out))).size).toBe(jsonLines(s.out).length);
+  });
+});
+
+describe('process faults', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s mid-run: flush, checkpoint, release the lock, exit 1', async (sig) => {
+    const s = setup(['--page_size', '100']);
+    emu.setLatency(100);
+    try {
+      const a = startAgent(s.args);
+      await new Promise((r) => setTimeout(r, 1200));
+      a.child.kill(sig);
+      const res = await a.done;
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/forcefully shut down/);
+      expect(existsSync(join(s.dir, 'export_log.lock'))).toBe(false);
+      const st = JSON.parse(readFileSync(join(s.dir, 'last_job.status'), 'utf8'));
+      expect(st.result).toBe('interrupted');
+    } finally {
+      emu.setLatency(0);
+    }
+    const first = jsonLines(s.out).length;
+    expect(first).toBeGreaterThan(0);
+    await untilCaughtUp(s.args, s.log);
+    const ids = idsOf(jsonLines(s.out));
+    expect(new Set(ids).size).toBe(ids.length); // a clean stop re-sends nothing
+    expect(new Set(ids)).toEqual(new Set(allIds()));
+  });
+
+  it('SIGKILL at 30 random instants: nothing lost, at most one page per app per kill re-sent; FILE fsync per page', async () => {
+    const pageSize = 150;
+    const s = setup(['--page_size', String(pageSize)]);
+    emu.setLatency(10);
+    const kills = 30;
+    try {
+      for (let i = 0; i < kills; i++) {
+        const a = startAgent(s.args);
+        await new Promise((r) => setTimeout(r, 150 + Math.random() * 350));
+        a.child.kill('SIGKILL');
+        await a.done;
+        // what the marker says was delivered must be in the file right after the kill (fsync before commit)
+        const st = stateOf(s.dir);
+        const inFile = new Set(idsOf(jsonLines(s.out)));
+        for (const m of Object.values(st?.apps ?? {})) for (const id of m.ids) expect(inFile.has(id), `marker id ${id} not in the file`).toBe(true);
+      }
+    } finally {
+      emu.setLatency(0);
+    }
+    // the stale lock of the last killed run is taken over (after 30 s) or cleared with -c
+    await untilCaughtUp([...s.args, '-c'], s.log);
+    const counts = countIds(idsOf(jsonLines(s.out)));
+    for (const id of allIds()) expect(counts.get(id) ?? 0, `log ${id} lost`).toBeGreaterThan(0);
+    const dupes = [...counts.values()].reduce((a, n) => a + n - 1, 0);
+    expect(dupes).toBeLessThanOrEqual(kills * pageSize * 2);
+  }, 180_000);
+});
+
+describe('state faults', () => {
+  it.each([
+    ['empty', ''],
+    ['truncated', '{"format":"siem-agent-state","version":1,"apps":{"Investigate":{"timest'],
+    ['corrupt', '\u0000\u0001garbage'],
+    ['from a future version', '{"format":"siem-agent-state","version":99,"apps":{}}'],
+  ])('%s export_log.state: one line naming -r and --start_date, exit 1, nothing fetched', async (_n, content) => {
+    const s = setup();
+    writeFileSync(join(s.dir, 'export_log.state'), content);
+    const n0 = emu.requests.length;
+    const res = await runAgent(s.args);
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).toMatch(/-r.*--start_date/);
+    expect(emu.requests.length).toBe(n0);
+    expect(readFileSync(join(s.dir, 'export_log.state'), 'utf8')).toBe(content);
+  });
+
+  it('a state directory that is not writable: error before anything is fetched', async () => {
+    const s = setup();
+    const ro = join(s.dir, 'ro');
+    mkdirSync(ro);
+    // a read-only mount: even root cannot write there
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]);
+    try {
+      const n0 = emu.requests.length;
+      const res = await runAgent([...s.args, '--state_dir', ro]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/state directory .*\/ro.*(read-only|EROFS|writable)/);
+      expect(emu.requests.length).toBe(n0);
+    } finally {
+      execFileSync('umount', [ro]);
+    }
+  });
+
+  it('a marker older than the 180-day retention: goes on from the oldest time allowed and reports the gap loudly', async () => {
+    const s = setup(['--elastica_app', 'detect']);
+    writeFileSync(join(s.dir, 'export_log.state'), JSON.stringify({ format: 'siem-agent-state', version: 1, apps: { Detect: { timestamp: '2025-01-01T00:00:00.000Z', ids: [] } } }));
+    const res = await runAgent(s.args);
+    expect(res.code).toBe(0);
+    const log = readLog(s.log);
+    expect(log).toMatch(/-siem-agent-ERROR-Detect: the marker 2025-01-01T00:00:00.000Z is older than the API's 180-day retention/);
+    expect(log).toMatch(/GAP \d+d/);
+    expect(jsonLines(s.out).length).toBe(emu.logs.Detect.length);
+    const status = await runAgent(['status', '--config', join(s.dir, 'config.json')]);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/lost .* to the API's retention/);
+  });
+});
+
+describe('output faults', () => {
+  it('FILE on a full disk: a clear error, the marker not past the failed write', async () => {
+    const s = setup(['--elastica_app', 'investigate']);
+    const mnt = join(s.dir, 'small');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300k', 'tmpfs', mnt]);
+    try {
+      const out = join(mnt, 'out.json');
+      const res = await runAgent([...s.args.map((a) => (a === s.out ? out : a))]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/output file .*cannot write \(disk full\)/);
+      const lines = readFileSync(out, 'utf8');
+      expect(lines.endsWith('\n') || lines === '').toBe(true); // no partial line left behind
+      const ids = new Set(lines.split('\n').filter(Boolean).map((l) => JSON.parse(l)._id as string));
+      const m = stateOf(s.dir)?.apps.Investigate;
+      if (m) for (const id of m.ids) expect(ids.has(id)).toBe(true);
+      for (const r of emu.logs.Investigate) if (m && Date.parse(r.created_timestamp) < Date.parse(m.timestamp)) expect(ids.has(r._id)).toBe(true);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});
+
