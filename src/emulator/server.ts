@@ -77,8 +77,9 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
 
     let snap: Snapshot | undefined;
     let offset = 0;
-    if (q.cursor !== undefined) {
-      snap = snapshots.get(q.cursor);
+    let cursor = q.cursor;
+    if (cursor !== undefined) {
+      snap = snapshots.get(cursor);
       offset = Number(q.offset ?? 0);
       if (!snap || !Number.isInteger(offset) || offset < 0) return err(res, 400, 'unknown or expired cursor');
     } else {
@@ -92,17 +93,16 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
         && FILTERS.every((f) => !filters[f] || filters[f]!.has(String(r[f]))));
       shuffleTies(hit);
       snap = { app, ids: hit, created: Date.now() };
-      const id = randomBytes(8).toString('hex');
-      snapshots.set(id, snap);
+      cursor = randomBytes(8).toString('hex');
+      snapshots.set(cursor, snap);
       if (snapshots.size > 1000) snapshots.delete(snapshots.keys().next().value!);
-      q.cursor = id;
     }
     let page = snap.ids.slice(offset, offset + limit);
     if (fault?.type === 'repeat' && snap.lastPage) page = [...snap.lastPage.slice(0, 5), ...page];
     snap.lastPage = page;
     const nextOffset = offset + limit;
     const params = new URLSearchParams(Object.entries(q).filter(([k]) => k !== 'offset' && k !== 'cursor'));
-    const next = nextOffset < snap.ids.length ? `${base}?${params.toString()}&cursor=${q.cursor}&offset=${nextOffset}` : null;
+    const next = nextOffset < snap.ids.length ? `${base}?${params.toString()}&cursor=${cursor}&offset=${nextOffset}` : null;
     const total = fault?.type === 'totalcount' ? Math.floor(Math.random() * 100_000) : snap.ids.length;
     rec.returned = page.length;
     send(res, 200, JSON.stringify({ meta: { limit, total_count: total, next }, logs: page }));
