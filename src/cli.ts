@@ -62,7 +62,9 @@ function program(): Command {
     .description('Pull CloudSOC Investigate/Detect logs and deliver them exactly once to a SIEM.')
     .version(VERSION, '-v, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    // `siem-agent status --config X`: options after a subcommand belong to it
+    .enablePositionalOptions();
   p.command('status')
     .description('per app: marker, lag, last run, lock holder; exit 1 if the last run failed or lag > --max_lag')
     .option('--config <path>', 'the API key file (its directory is the default state dir)', './config.json')
