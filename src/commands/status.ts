@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { lockHolder } from '../state/lock.js';
+import { lockHeld } from '../state/lock.js';
 import { loadMarkers } from '../state/marker.js';
 import { readStatus } from '../state/status.js';
 import { humanDuration } from '../summary.js';
@@ -20,7 +20,7 @@ export async function status(f: StatusFlags): Promise<number> {
   const maxLag = f.max_lag !== undefined ? parseDuration('--max_lag', f.max_lag) : undefined;
   const markers = await loadMarkers(stateDir);
   const last = await readStatus(stateDir);
-  const holder = await lockHolder(stateDir);
+  const holder = (await lockHeld(stateDir)) ? (last?.result === 'running' ? last.pid : -1) : undefined;
   const now = Date.now();
   const problems: string[] = [];
   const apps: Record<string, unknown> = {};

@@ -1,4 +1,4 @@
-import { rm, writeFile, readFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 
@@ -37,25 +37,20 @@ export async function acquireLock(stateDir: string, onCompromised: (e: Error) =>
     if ((e as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
     throw e;
   }
-  // proper-lockfile's lock is a directory; the pid inside lets `status` name the holder
-  await writeFile(join(lockPath, 'pid'), `${process.pid}\n`).catch(() => undefined);
+  // No pid file inside the lock directory: writing there changes the directory's mtime, which
+  // proper-lockfile reads as "someone else touched my lock" (compromised). last_job.status has the pid.
   return {
     compromised: () => lost,
     release: async () => {
       if (lost) return;
-      await rm(join(lockPath, 'pid'), { force: true }).catch(() => undefined);
       await release().catch(() => undefined);
     },
   };
 }
 
-/** For `status`: the pid of a live holder, if any. */
-export async function lockHolder(stateDir: string): Promise<number | undefined> {
-  const lockPath = join(stateDir, LOCK_FILE);
-  const held = await lockfile.check(stateDir, { lockfilePath: lockPath, realpath: false, stale: LOCK_STALE_MS }).catch(() => false);
-  if (!held) return undefined;
-  const pid = Number.parseInt(await readFile(join(lockPath, 'pid'), 'utf8').catch(() => ''), 10);
-  return Number.isFinite(pid) ? pid : -1;
+/** For `status`: whether a live run holds the lock (its pid is in last_job.status). */
+export async function lockHeld(stateDir: string): Promise<boolean> {
+  return lockfile.check(stateDir, { lockfilePath: join(stateDir, LOCK_FILE), realpath: false, stale: LOCK_STALE_MS }).catch(() => false);
 }
 
 export async function clearLock(stateDir: string): Promise<void> {

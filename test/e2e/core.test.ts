@@ -78,6 +78,17 @@ describe('exactly once over repeated cron runs', () => {
   });
 });
 
+describe('a run longer than the lock refresh interval', () => {
+  it('keeps its lock and finishes (the lock is refreshed every 5 s, stale after 30 s)', async () => {
+    const s = setup();
+    const t0 = Date.now();
+    const res = await runAgent([...s.base, '--elastica_app', 'detect', '--max_logs', '650', '--rate', '100']);
+    expect(Date.now() - t0).toBeGreaterThan(6000);
+    expect(res.code, res.stderr).toBe(0);
+    expect(jsonLines(s.out).length).toBe(650);
+  }, 30_000);
+});
+
 describe('kill -9 at random moments', () => {
   it('loses nothing and re-sends at most one page per kill', async () => {
     const s = setup();
