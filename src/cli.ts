@@ -39,7 +39,7 @@ function addRunOptions(c: Command): Command {
     .option('--format <fmt>', 'cef, leef or json')
     .option('--siem <name>', 'arcsight (cef), qradar (leef) or splunk (json)')
     .option('--max_message_size <bytes>', 'shorten the longest values of larger events (default: 8000 for syslog outputs, none for FILE/STREAM)')
-    .option('--rate <n>', 'logs per second (default: 35 for SYSLOG, 1000 for UDP, unpaced otherwise)')
+    .option('--rate <n>', 'logs per second (default: 30 for SYSLOG, 1000 for UDP, unpaced otherwise)')
     .option('--max_runtime <seconds>', 'stop cleanly after this long', '540')
     .option('--request_timeout <seconds>', 'API connect/read timeout', '30')
     .option('--reconnect_timeout <seconds>', 'syslog TCP/TLS/socket: keep reconnecting this long before giving up', '30')

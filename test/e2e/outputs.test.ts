@@ -146,12 +146,33 @@ describe('pacing keeps daemons from dropping', () => {
   it('1,000 logs through SYSLOG at the default rate into rsyslog limited to 200 per 5 s: all arrive', async () => {
     const dir = tmp('sa-rl-');
     const d = track(await startRsyslog({ kind: 'unix-dgram', path: join(dir, 'log.sock'), rateLimit: { interval: 5, burst: 200 } }));
-    const res = await runAgent(agentArgs(dir, ['-o', 'SYSLOG', '-t', join(dir, 'log.sock'), '--elastica_app', 'investigate', '--max_logs', '1000', '--format', 'json']), {});
-    expect(res.code, res.stderr).toBe(0);
-    const lines = await d.waitForLines(1000, 10_000);
-    expect(lines.length).toBe(1000);
-    expect(new Set(messages(lines, 'local').map((m) => (parseJsonLine(m) as LogRecord)._id)).size).toBe(1000);
+    const emu2 = await startEmulator({ data: { seed: 4, counts: { Investigate: 1000, Detect: 0 }, hostile: true } });
+    try {
+      const res = await runAgent(['--config', emu2.configFile(dir), '--severity', 'all', '--log_file', join(dir, 'a.log'),
+        '-o', 'SYSLOG', '-t', join(dir, 'log.sock'), '--elastica_app', 'investigate', '--format', 'json']);
+      expect(res.code, res.stderr).toBe(0);
+      const lines = await d.waitForLines(1000, 10_000);
+      expect(lines.length).toBe(1000);
+      expect(new Set(messages(lines, 'local').map((m) => (parseJsonLine(m) as LogRecord)._id)).size).toBe(1000);
+    } finally {
+      await emu2.close();
+    }
   }, 90_000);
+
+  it('the same run unpaced (--rate 2000) does lose logs to that limit: the test can tell', async () => {
+    const dir = tmp('sa-rl-');
+    const d = track(await startRsyslog({ kind: 'unix-dgram', path: join(dir, 'log.sock'), rateLimit: { interval: 5, burst: 200 } }));
+    const emu2 = await startEmulator({ data: { seed: 4, counts: { Investigate: 1000, Detect: 0 }, hostile: false } });
+    try {
+      const res = await runAgent(['--config', emu2.configFile(dir), '--severity', 'all', '--log_file', join(dir, 'a.log'),
+        '-o', 'SYSLOG', '-t', join(dir, 'log.sock'), '--elastica_app', 'investigate', '--rate', '2000']);
+      expect(res.code, res.stderr).toBe(0);
+      const lines = await d.waitForLines(1000, 2_000);
+      expect(lines.length).toBeLessThan(1000);
+    } finally {
+      await emu2.close();
+    }
+  });
 
   it('2,000 logs over UDP at the default settings into a stock syslog-ng: all arrive', async () => {
     const dir = tmp('sa-udp-');
