@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Installs siem-agent on a Debian/Ubuntu/RHEL-like host with Node.js 20.18+.
+#   install.sh [--prefix DIR] [--cron | --systemd] [--config PATH] [--user NAME] [--flags "AGENT FLAGS"]
+#   install.sh [--prefix DIR] --uninstall
+# Idempotent: running it twice with the same arguments changes nothing. --prefix installs under
+# another root (the tests use it); users are created and systemd is touched only when it is /.
+set -euo pipefail
+
+PREFIX=/
+MODE=none
+CONFIG=/etc/siem-agent/config.json
+USER_NAME=siem-agent
+FLAGS=""
+UNINSTALL=0
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) PREFIX="$2"; shift 2 ;;
+    --cron) MODE=cron; shift ;;
+    --systemd) MODE=systemd; shift ;;
+    --config) CONFIG="$2"; shift 2 ;;
+    --user) USER_NAME="$2"; shift 2 ;;
+    --flags) FLAGS="$2"; shift 2 ;;
+    --uninstall) UNINSTALL=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 1 ;;
+  esac
+done
+[ "$MODE" = cron ] || [ "$MODE" = systemd ] || [ "$MODE" = none ] || exit 1
+PREFIX="${PREFIX%/}"
+REAL_ROOT=0; [ -z "$PREFIX" ] && REAL_ROOT=1
+APP="$PREFIX/opt/siem-agent"
+LINK="$PREFIX/usr/local/bin/siem-agent"
+LOGDIR="$PREFIX/var/log/siem-agent"
+ETC="$PREFIX/etc/siem-agent"
+CRON="$PREFIX/etc/cron.d/siem-agent"
+UNITDIR="$PREFIX/etc/systemd/system"
+MANIFEST="$PREFIX/var/lib/siem-agent/install.manifest"
+
+step() { echo "install.sh: $*"; }
+# writes a file only when its content differs, so a second run changes nothing
+put() { # put PATH MODE < content
+  local tmp; tmp="$(mktemp)"; cat > "$tmp"
+  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mkdir -p "$(dirname "$1")"; mv "$tmp" "$1"; step "wrote $1"; fi
+  chmod "$2" "$1"
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+  if [ "$REAL_ROOT" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -f "$UNITDIR/siem-agent.timer" ]; then
+    systemctl disable --now siem-agent.timer >/dev/null 2>&1 || true
+  fi
+  rm -f "$CRON" "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer" "$LINK" "$ETC/config.example.json"
+  rm -rf "$APP"
+  [ "$REAL_ROOT" = 1 ] && command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload >/dev/null 2>&1 || true
+  if [ -f "$MANIFEST" ] && grep -qx "user $USER_NAME" "$MANIFEST" && [ "$REAL_ROOT" = 1 ]; then
+    userdel "$USER_NAME" >/dev/null 2>&1 || true
+    step "removed user $USER_NAME"
+  fi
+  rm -f "$MANIFEST"
+  rmdir "$(dirname "$MANIFEST")" 2>/dev/null || true
+  step "removed the agent, its link, cron/systemd files; kept $ETC (config.json, state files) and $LOGDIR (logs)"
+  exit 0
+fi
+
+# Node.js 20.18 or later
+if ! command -v node >/dev/null 2>&1; then
+  echo "siem-agent needs Node.js 20.18 or later (none found); install a current LTS from your distribution or nodesource" >&2; exit 1
+fi
+NODE_V="$(node -v)"
+IFS=. read -r major minor _ <<<"${NODE_V#v}"
+if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 18 ]; }; then
+  echo "siem-agent needs Node.js 20.18 or later (found $NODE_V); install a current LTS from your distribution or nodesource" >&2; exit 1
+fi
+command -v npm >/dev/null 2>&1 || { echo "siem-agent needs npm (found none)" >&2; exit 1; }
+step "Node.js $NODE_V"
+
+# the app: a copy of the project without tests, git or node_modules
+mkdir -p "$APP"
+for f in package.json package-lock.json README.md config.example.json tsconfig.json; do
+  if ! cmp -s "$SRC/$f" "$APP/$f" 2>/dev/null; then cp "$SRC/$f" "$APP/$f"; step "copied $f"; fi
+done
+for d in bin src scripts; do
+  if ! diff -rq "$SRC/$d" "$APP/$d" >/dev/null 2>&1; then rm -rf "${APP:?}/$d"; cp -R "$SRC/$d" "$APP/$d"; step "copied $d/"; fi
+done
+STAMP="$APP/.build-stamp"
+WANT="$(cat "$SRC/package-lock.json" "$SRC/tsconfig.json" | cksum) $(find "$SRC/src" -type f -exec cksum {} + | sort | cksum)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ ! -f "$APP/dist/cli.js" ]; then
+  step "installing dependencies and building (npm ci, npm run build, npm prune --omit=dev)"
+  (cd "$APP" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build --silent && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$WANT" > "$STAMP"
+else
+  step "dependencies and build are up to date"
+fi
+chmod 755 "$APP/bin/siem-agent"
+
+mkdir -p "$(dirname "$LINK")"
+if [ "$(readlink "$LINK" 2>/dev/null)" != "../../../opt/siem-agent/bin/siem-agent" ]; then
+  ln -sfn ../../../opt/siem-agent/bin/siem-agent "$LINK"; step "linked $LINK"
+fi
+
+# the dedicated user (only on a real system)
+HAVE_USER=0
+if id "$USER_NAME" >/dev/null 2>&1; then HAVE_USER=1
+elif [ "$REAL_ROOT" = 1 ]; then
+  if command -v useradd >/dev/null 2>&1; then useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
+  else adduser --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME"; fi
+  HAVE_USER=1
+  mkdir -p "$(dirname "$MANIFEST")"; echo "user $USER_NAME" >> "$MANIFEST"
+  step "created system user $USER_NAME"
+fi
+
+for d in "$LOGDIR" "$ETC"; do
+  [ -d "$d" ] || { mkdir -p "$d"; step "created $d"; }
+  chmod 750 "$d"
+  [ "$HAVE_USER" = 1 ] && chown "$USER_NAME" "$d"
+done
+if [ -f "$SRC/config.example.json" ]; then put "$ETC/config.example.json" 640 < "$SRC/config.example.json"; fi
+
+CMD="/usr/local/bin/siem-agent --config $CONFIG${FLAGS:+ $FLAGS}"
+case "$MODE" in
+  cron)
+    rm -f "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer"
+    put "$CRON" 644 <<EOF
+# siem-agent: pull CloudSOC logs every 10 minutes (written by install.sh; --uninstall removes it)
+# stdout is discarded; stderr (errors only) is mailed by cron to the admin
+SHELL=/bin/sh
+*/10 * * * * $USER_NAME $CMD >/dev/null
+EOF
+    ;;
+  systemd)
+    rm -f "$CRON"
+    put "$UNITDIR/siem-agent.service" 644 <<EOF
+[Unit]
+Description=siem-agent: deliver CloudSOC logs to the SIEM (one run)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+User=$USER_NAME
+ExecStart=$CMD
+NoNewPrivileges=yes
+ProtectSystem=strict
+ReadWritePaths=/etc/siem-agent /var/log/siem-agent
+PrivateTmp=yes
+EOF
+    put "$UNITDIR/siem-agent.timer" 644 <<EOF
+[Unit]
+Description=Run siem-agent every 10 minutes
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=10min
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+EOF
+    if [ "$REAL_ROOT" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+      systemctl daemon-reload && systemctl enable --now siem-agent.timer >/dev/null && step "enabled siem-agent.timer"
+    fi
+    ;;
+esac
+step "done: $("$LINK" -v 2>/dev/null || echo '?'); put the key file at $CONFIG (chmod 600) and run: siem-agent check --config $CONFIG"
