@@ -55,7 +55,7 @@ function classify(status: number, text: string, ctx: ClientContext, what: string
     case 401: return new ApiError(`API refused the key (401 Unauthorized): check key_id/key_secret in ${c.path}`, 401);
     case 403: return new ApiError(`API forbids ${what} for tenant "${c.tenant}" (403 Forbidden): the key's access profile does not allow it`, 403);
     case 404: return new ApiError(`API has no such tenant or path (404 Not Found): check tenant "${c.tenant}" and api_server ${c.apiServer} in ${c.path}`, 404);
-    case 407: return networkError(new Error('(407)'), what);
+    case 407: return networkError(new Error('Proxy Authentication Required'), what);
   }
   if (status === 429 || status >= 500) return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status, true);
   return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status);
@@ -88,9 +88,12 @@ function retryAfterMs(value: string | string[] | undefined): number | undefined 
 function networkError(e: unknown, what: string): ApiError {
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
-  if (/Proxy Authentication Required|\(407\)/.test(err.message ?? '')) {
-    return new ApiError('proxy refused the credentials (407 Proxy Authentication Required): check -u/-p or the proxy URL', 407);
+  // undici reports a refused CONNECT as "Proxy response (NNN) !== 200 when HTTP Tunneling"
+  const tunnel = /Proxy response \((\d{3})\)/.exec(err.message ?? '')?.[1];
+  if (tunnel === '407' || tunnel === '401' || /Proxy Authentication Required/.test(err.message ?? '')) {
+    return new ApiError(`proxy refused the credentials (${tunnel ?? 407} Proxy Authentication Required): check -u/-p or the proxy URL`, 407);
   }
+  if (tunnel) return new ApiError(`proxy refused to open a tunnel to the API (HTTP ${tunnel}); check --proxy and the proxy's rules`, Number(tunnel), tunnel.startsWith('5'));
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new ApiError(`request for ${what} timed out (${code})`, undefined, true);
   }

@@ -38,7 +38,10 @@ function setup() {
   return { dir, out, args: ['--config', config, '-o', 'FILE', '-f', out, '--format', 'json', '--severity', 'all', '--log_file', join(dir, 'agent.log'), '-d'] };
 }
 async function run(args: string[], env?: NodeJS.ProcessEnv) {
-  const r = await runAgent(args, { env: { HTTPS_PROXY: '', HTTP_PROXY: '', https_proxy: '', http_proxy: '', NO_PROXY: '', no_proxy: '', ...env } });
+  // start from an environment without any proxy variables, then add the test's own
+  const clean: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy', 'NO_PROXY', 'no_proxy']) delete clean[k];
+  const r = await runAgent(args, { env: { ...clean, ...env }, replaceEnv: true });
   outputs.push(r);
   return r;
 }
@@ -83,7 +86,7 @@ describe('through a real proxy with basic auth', () => {
     const s = setup();
     const res = await run([...s.args, '--ca_file', certs.ca, '--proxy', `http://127.0.0.1:${proxy.port}`, '-u', 'agent', '-p', 'wrong-password']);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/407 Proxy Authentication Required.*-u\/-p/);
+    expect(res.stderr).toMatch(/proxy refused the credentials \(40[17] Proxy Authentication Required\).*-u\/-p/);
   });
   it('HTTPS_PROXY (with credentials in the URL) is honoured when --proxy is absent', async () => {
     const s = setup();

@@ -18,10 +18,12 @@ export function tmp(prefix = 'sa-'): string {
 }
 
 /** Starts bin/siem-agent as a child process, exactly as cron would. */
-export function startAgent(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): { child: ChildProcess; done: Promise<AgentResult> } {
+export interface AgentOpts { env?: NodeJS.ProcessEnv; cwd?: string; replaceEnv?: boolean }
+
+export function startAgent(args: string[], opts: AgentOpts = {}): { child: ChildProcess; done: Promise<AgentResult> } {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
+    env: opts.replaceEnv ? opts.env : { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -34,7 +36,7 @@ export function startAgent(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?
   return { child, done };
 }
 
-export function runAgent(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<AgentResult> {
+export function runAgent(args: string[], opts: AgentOpts = {}): Promise<AgentResult> {
   return startAgent(args, opts).done;
 }
 
