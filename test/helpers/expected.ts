@@ -13,7 +13,7 @@ export const asText = (v: unknown) => (typeof v === 'string' ? v : v === null ? 
 
 /** Expected CEF extension keys for a record whose field names do not clash after sanitising. */
 export function cefExpected(r: LogRecord, app = 'Investigate'): Record<string, string> | undefined {
-  const out: Record<string, string> = { externalId: r._id, rt: String(Date.parse(r.created_timestamp)), cat: app };
+  const out: Record<string, string> = { __proto__: null, externalId: r._id, rt: String(Date.parse(r.created_timestamp)), cat: app };
   for (const [k, v] of Object.entries(r)) {
     if (k === '_id' || k === 'created_timestamp') continue;
     let key = (Object.hasOwn(CEF_STANDARD, k) ? CEF_STANDARD[k] : undefined) ?? (Object.hasOwn(CEF_CUSTOM, k) ? CEF_CUSTOM[k] : undefined);
@@ -22,19 +22,19 @@ export function cefExpected(r: LogRecord, app = 'Investigate'): Record<string, s
     if (k === 'longitude') key = typeof v === 'number' ? 'slong' : undefined;
     if (k === 'threat_score') key = Number.isInteger(v) ? 'cn1' : undefined;
     key ??= `ad.${sanitise(k)}`;
-    if (key in out) return undefined; // two names that sanitise alike: covered by the _2 rule, not this check
+    if (Object.hasOwn(out, key)) return undefined; // two names that sanitise alike: covered by the _2 rule, not this check
     out[key] = asText(v);
   }
   return out;
 }
 
 export function leefExpected(r: LogRecord, app = 'Investigate'): Record<string, string> | undefined {
-  const out: Record<string, string> = { cat: app };
+  const out: Record<string, string> = { __proto__: null, cat: app } as Record<string, string>;
   const renamed: Record<string, string> = { _id: 'externalId', user: 'usrName', host: 'src' };
   for (const [k, v] of Object.entries(r)) {
     if (k === 'created_timestamp') continue;
     const key = (Object.hasOwn(renamed, k) ? renamed[k] : undefined) ?? sanitise(k);
-    if (key in out || ['devTime', 'devTimeFormat', 'sev'].includes(key)) return undefined;
+    if (Object.hasOwn(out, key) || ['devTime', 'devTimeFormat', 'sev'].includes(key)) return undefined;
     out[key] = asText(v);
   }
   return out;

@@ -96,7 +96,7 @@ function unescape(s: string, allowed: Record<string, string>, where: string): st
     const c = s[i]!;
     if (c !== '\\') { out += c; continue; }
     const n = s[i + 1];
-    if (n === undefined || !(n in allowed)) throw new Error(`${where}: invalid escape \\${n ?? '(end)'}`);
+    if (n === undefined || !Object.hasOwn(allowed, n)) throw new Error(`${where}: invalid escape \\${n ?? '(end)'}`);
     out += allowed[n];
     i++;
   }
@@ -120,7 +120,8 @@ export function parseCef(line: string) {
   if (parts.length !== 8) throw new Error(`CEF: expected 7 header fields, got ${parts.length - 1}`);
   const h = parts.slice(0, 7).map((p) => unescape(p, CEF_HEADER_ESC, 'CEF header'));
   const ext = parts[7]!;
-  const extension: Record<string, string> = {};
+  // null prototype: keys such as "constructor" or "__proto__" are plain keys here
+  const extension: Record<string, string> = Object.create(null) as Record<string, string>;
   // positions of unescaped '='
   const eqs: number[] = [];
   for (let i = 0; i < ext.length; i++) {
@@ -140,7 +141,7 @@ export function parseCef(line: string) {
     if (n === 0 && ks !== 0) throw new Error('CEF: text before the first key');
     const end = n + 1 < eqs.length ? keyStart(eqs[n + 1]!) - 1 : ext.length;
     if (end < eq + 1) throw new Error(`CEF: empty key after ${key}`);
-    if (key in extension) throw new Error(`CEF: key ${key} appears twice`);
+    if (Object.hasOwn(extension, key)) throw new Error(`CEF: key ${key} appears twice`);
     extension[key] = unescape(ext.slice(eq + 1, end), CEF_EXT_ESC, `CEF value of ${key}`);
   }
   if (eqs.length === 0 && ext.trim() !== '') throw new Error('CEF: extension without key=value');
@@ -164,7 +165,7 @@ export function parseLeef(line: string) {
   if (hex) delim = String.fromCharCode(parseInt(hex[1]!, 16));
   else if (delim === '') delim = '\t';
   else if (delim.length !== 1) throw new Error(`LEEF: bad delimiter "${delim}"`);
-  const attrs: Record<string, string> = {};
+  const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
   const body = parts[6]!;
   if (body !== '') {
     for (const a of splitUnescaped(body, delim)) {
@@ -172,7 +173,7 @@ export function parseLeef(line: string) {
       if (eq <= 0) throw new Error(`LEEF: attribute without key=value: ${a.slice(0, 40)}`);
       const key = a.slice(0, eq);
       if (key.includes('\\')) throw new Error(`LEEF: escaped key ${key}`);
-      if (key in attrs) throw new Error(`LEEF: key ${key} appears twice`);
+      if (Object.hasOwn(attrs, key)) throw new Error(`LEEF: key ${key} appears twice`);
       attrs[key] = unescape(a.slice(eq + 1), { '\\': '\\', n: '\n', r: '\r', [delim]: delim }, `LEEF value of ${key}`);
     }
   }
