@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { describe, UsageError } from '../errors.js';
 import { lockHeld } from '../state/lock.js';
 import { loadMarkers } from '../state/marker.js';
 import { readStatus } from '../state/status.js';
@@ -18,11 +18,15 @@ export function parseDuration(flag: string, v: string): number {
 export async function status(f: StatusFlags): Promise<number> {
   const stateDir = resolve(f.state_dir ?? dirname(resolve(f.config)));
   const maxLag = f.max_lag !== undefined ? parseDuration('--max_lag', f.max_lag) : undefined;
-  const markers = await loadMarkers(stateDir);
+  const problems: string[] = [];
+  // a corrupt state file is exactly what status must report, not die on
+  const markers = await loadMarkers(stateDir).catch((e: unknown) => {
+    problems.push(describe(e));
+    return {} as Awaited<ReturnType<typeof loadMarkers>>;
+  });
   const last = await readStatus(stateDir);
   const holder = (await lockHeld(stateDir)) ? (last?.result === 'running' ? last.pid : -1) : undefined;
   const now = Date.now();
-  const problems: string[] = [];
   const apps: Record<string, unknown> = {};
   for (const app of APPS) {
     const m = markers[app];

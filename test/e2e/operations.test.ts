@@ -1,5 +1,5 @@
 // Operating the agent: its own log, run summary, heartbeat, status, check, dry run, bundle, progress.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +63,8 @@ describe("the agent's own log", () => {
 
   it('an unwritable log file: the run still works and says so once on stderr', async () => {
     const s = setup(['--max_logs', '5']);
-    const res = await runAgent([...s.args.filter((a) => a !== s.log && a !== '--log_file'), '--log_file', '/proc/nope/agent.log']);
+    writeFileSync(join(s.dir, 'a-file'), '');
+    const res = await runAgent([...s.args.filter((a) => a !== s.log && a !== '--log_file'), '--log_file', join(s.dir, 'a-file', 'agent.log')]);
     expect(res.code).toBe(0);
     expect(jsonLines(s.out).length).toBe(10);
     expect(res.stderr.match(/cannot write the agent log/g)).toHaveLength(1);
@@ -201,7 +202,13 @@ describe('bundle', () => {
 describe('progress', () => {
   it('shows a live line on a terminal during a backfill, and nothing under cron', async () => {
     const s = setup(['--page_size', '200', '--elastica_app', 'investigate']);
-    const script = spawnSync('script', ['-qec', `${process.execPath} ${BIN} ${s.args.join(' ')}`, '/dev/null'], { encoding: 'utf8' });
+    // `script` gives the agent a terminal; spawned asynchronously so the in-process emulator can answer
+    const script = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const c = spawn('script', ['-qec', `${process.execPath} ${BIN} ${s.args.join(' ')}`, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      c.stdout.on('data', (d) => { stdout += String(d); });
+      c.on('close', (status) => resolve({ status, stdout }));
+    });
     expect(script.status).toBe(0);
     expect(script.stdout).toMatch(/\r\x1b\[KInvestigate \d+\/2500 logs \d+\/s/);
     const s2 = setup(['--page_size', '200', '--elastica_app', 'investigate']);
