@@ -33,8 +33,22 @@ async function emulator(perApp, latency) {
   return { ...first, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
-/** The pull limit: only follow both apps' pages concurrently and count logs. */
+/**
+ * The pull limit: a minimal client that only follows both apps' pages concurrently and counts
+ * logs. It runs as its own process, like the agent, so both pay a Node start-up.
+ */
 async function pullLimit(url, cfg) {
+  const t0 = performance.now();
+  const out = await new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--pull', url, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    c.stdout.on('data', (d) => { buf += d; });
+    c.on('close', (code) => (code === 0 ? resolve(JSON.parse(buf)) : reject(new Error(`pull limit exited ${code}`))));
+  });
+  return { logs: out.logs, wall: (performance.now() - t0) / 1000 };
+}
+
+async function pullOnly(url, cfg) {
   const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
   const auth = `Basic ${Buffer.from(`${cfg.key_id}:${cfg.key_secret}`).toString('base64')}`;
   const t0 = performance.now();
@@ -78,6 +92,12 @@ function lineSink() {
 function delivered(logFile) {
   const t = readFileSync(logFile, 'utf8');
   return [...t.matchAll(/: delivered (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+if (process.argv[2] === '--pull') {
+  const r = await pullOnly(process.argv[3], JSON.parse(process.argv[4]));
+  process.stdout.write(JSON.stringify(r));
+  process.exit(0);
 }
 
 const rows = [];

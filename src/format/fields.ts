@@ -19,10 +19,15 @@ export function text(v: unknown): string {
   return String(v);
 }
 
-/** Field names become keys of [A-Za-z0-9_] only, so no name can forge syntax. */
+const keyCache = new Map<string, string>();
+/** Field names become keys of [A-Za-z0-9_] only, so no name can forge syntax. Cached: names repeat. */
 export function safeKey(name: string): string {
-  const k = name.replace(/[^A-Za-z0-9_]/g, '_');
-  return k === '' ? '_' : k;
+  let k = keyCache.get(name);
+  if (k === undefined) {
+    k = name.replace(/[^A-Za-z0-9_]/g, '_') || '_';
+    if (keyCache.size < 10_000) keyCache.set(name, k);
+  }
+  return k;
 }
 
 // a Map, not an object literal: a field value like "constructor" must not find Object.prototype

@@ -10,7 +10,7 @@ export interface FileOptions {
 }
 
 /**
- * Appends lines to a file, fsyncs once per write (i.e. per page) and rotates like Python's
+ * Appends lines to a file, fsyncs in confirm() (once per page) and rotates like Python's
  * RotatingFileHandler: before a line that would take the file to maxBytes or more, PATH becomes
  * PATH.1, PATH.1 becomes PATH.2 ... PATH.N is dropped. A line is never split across files.
  * (rotating-file-stream cannot fsync and rotates after a chunk has crossed the limit, so the
@@ -32,6 +32,7 @@ export function fileOutput(o: FileOptions): Output {
   }
 
   async function rotate(): Promise<void> {
+    await fh!.sync(); // what went into PATH is on disk before PATH becomes PATH.1
     await fh!.close();
     fh = undefined;
     for (let i = o.backupCount - 1; i >= 1; i--) {
@@ -43,7 +44,7 @@ export function fileOutput(o: FileOptions): Output {
     await reopen();
   }
 
-  /** Writes one chunk completely and syncs it; on failure cuts the file back so no partial line stays. */
+  /** Writes one chunk completely; on failure cuts the file back so no partial line stays. */
   async function writeChunk(data: Buffer): Promise<void> {
     const before = size;
     try {
@@ -52,7 +53,6 @@ export function fileOutput(o: FileOptions): Output {
         const { bytesWritten } = await fh!.write(data, off, data.length - off);
         off += bytesWritten;
       }
-      await fh!.sync();
       size += data.length;
     } catch (e) {
       await fh!.truncate(before).catch(() => undefined);
@@ -100,6 +100,14 @@ export function fileOutput(o: FileOptions): Output {
         delivered = lines.length;
       } catch (e) {
         throw fail(e, delivered);
+      }
+    },
+    // one fsync per page (deliver.ts calls confirm before the marker moves), not per paced chunk
+    async confirm() {
+      try {
+        await fh?.sync();
+      } catch (e) {
+        throw fail(e, 0);
       }
     },
     async close() {
