@@ -1,4 +1,6 @@
+import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { proxyUrl } from './source/http.js';
 import { UsageError } from './errors.js';
 import { FACILITIES, isoDay, oneOf, positiveNumber, redactArgv, splitList, wholeNumber } from './flags.js';
 import { SIEM_FORMAT } from './format/index.js';
@@ -78,6 +80,15 @@ export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
   const maxMessageSize = wholeNumber('--max_message_size', f.max_message_size, 0) ?? (toSyslog ? SYSLOG_MAX_MESSAGE : 0);
   if (maxMessageSize > 0 && maxMessageSize < 512) throw new UsageError(`--max_message_size: must be 0 (no limit) or at least 512, got ${maxMessageSize}`);
   if (f.proxy_password !== undefined && f.proxy_user === undefined) throw new UsageError('-p/--proxy_password needs -u/--proxy_user');
+  // checked here, before any output is opened or anything fetched
+  if (f.proxy !== undefined) proxyUrl(f.proxy);
+  if (f.ca_file !== undefined) {
+    try {
+      accessSync(f.ca_file, constants.R_OK);
+    } catch (e) {
+      throw new UsageError(`--ca_file ${f.ca_file}: cannot read (${(e as NodeJS.ErrnoException).code})`);
+    }
+  }
   return {
     configPath,
     stateDir: resolve(f.state_dir ?? dirname(configPath)),

@@ -57,6 +57,40 @@ describe('API faults', () => {
     }
   });
 
+  it('pages that repeat logs of earlier pages, and a total_count that changes: exactly once', async () => {
+    const s = setup(['--page_size', '200', '--elastica_app', 'investigate']);
+    emu.setFaults([{ type: 'repeat', probability: 0.5 }, { type: 'totalcount', probability: 0.5 }]);
+    try {
+      const res = await runAgent(s.args);
+      expect(res.code, res.stderr).toBe(0);
+      expect(readLog(s.log)).toMatch(/duplicates dropped [1-9]/);
+    } finally {
+      emu.setFaults([]);
+    }
+    const ids = idsOf(jsonLines(s.out));
+    expect(ids.length).toBe(emu.logs.Investigate.length);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('a page of 1,000 logs with 5 KB values and one 10 MB value goes through', async () => {
+    const big = await startEmulator({ data: { seed: 9, counts: { Investigate: 1000, Detect: 0 }, valueBytes: 5000, bigValue: { app: 'Investigate', bytes: 10 * 1024 * 1024 }, hostile: false } });
+    try {
+      const dir = tmp('sa-big-');
+      const out = join(dir, 'out.json');
+      const res = await runAgent(['--config', big.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--severity', 'all', '--log_file', join(dir, 'a.log')]);
+      expect(res.code, res.stderr).toBe(0);
+      const lines = jsonLines(out);
+      expect(lines.length).toBe(1000);
+      expect(Math.max(...lines.map((l) => (l.message as string).length))).toBe(10 * 1024 * 1024);
+      // and through a syslog-sized output the 10 MB value is shortened, the run summary counts it
+      const res2 = await runAgent(['--config', big.configFile(dir), '-o', 'FILE', '-f', join(dir, 'cut.cef'), '--max_message_size', '8000', '--severity', 'all', '--log_file', join(dir, 'b.log'), '--state_dir', tmp('sa-big2-')]);
+      expect(res2.code, res2.stderr).toBe(0);
+      expect(readLog(join(dir, 'b.log'))).toMatch(/truncated [1-9]/);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('429 waits for Retry-After', async () => {
     const s = setup([...FAST, '--elastica_app', 'detect']);
     emu.setFaults([{ type: 'http429', count: 1, retryAfter: 2 }]);

@@ -9,7 +9,7 @@ import { freePort, startRsyslog, startSyslogNg, type Daemon } from '../helpers/d
 import { makeCerts } from '../helpers/certs.js';
 import { parseCef, parseJsonLine, parseLeef, parseRfc3164, parseRfc5424 } from '../helpers/parsers.js';
 import { cefExpected, leefExpected, truncatedOk } from '../helpers/expected.js';
-import { runAgent, startAgent, stateOf, tmp } from '../helpers/agent.js';
+import { BIN, runAgent, startAgent, stateOf, tmp } from '../helpers/agent.js';
 
 let emu: Emulator;
 const daemons: Daemon[] = [];
@@ -262,6 +262,37 @@ describe('receiver faults', () => {
       for (const id of m.ids) expect(ids.has(id)).toBe(true);
     }
   }, 60_000);
+});
+
+describe('STREAM', () => {
+  it('a closed pipe (| head) ends the run cleanly: nothing after the last written line is marked delivered', async () => {
+    const dir = tmp('sa-pipe-');
+    const args = agentArgs(dir, ['-o', 'STREAM', '-s', 'STDOUT', '--format', 'json', '--elastica_app', 'investigate']);
+    const { spawn } = await import('node:child_process');
+    const res = await new Promise<{ code: number | null; head: string; stderr: string }>((resolve) => {
+      const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+      const c = spawn('bash', ['-c', `set -o pipefail; ${process.execPath} ${BIN} ${args.map(q).join(' ')} 2>${q(join(dir, 'err'))} | head -n 5; echo "agent=\${PIPESTATUS[0]}" >&2`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let head = '';
+      let stderr = '';
+      c.stdout.on('data', (d) => { head += String(d); });
+      c.stderr.on('data', (d) => { stderr += String(d); });
+      c.on('close', (code) => resolve({ code, head, stderr }));
+    });
+    expect(res.head.trim().split('\n')).toHaveLength(5);
+    expect(res.stderr).toMatch(/agent=0/);
+    const err = readFileSync(join(dir, 'err'), 'utf8');
+    expect(err).toMatch(/STDOUT was closed by its reader \(EPIPE\)/);
+    expect(err).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    // the first page (one write bigger than the pipe) never completed: its logs are not marked delivered
+    const m = stateOf(dir)?.apps.Investigate;
+    const printed = new Set(res.head.trim().split('\n').map((l) => (JSON.parse(l) as LogRecord)._id));
+    if (m) for (const id of m.ids) expect(printed.has(id)).toBe(true);
+    // and the next run still delivers all of them
+    const again = await runAgent(agentArgs(dir, ['-o', 'FILE', '-f', join(dir, 'all.json'), '--format', 'json', '--elastica_app', 'investigate']));
+    expect(again.code).toBe(0);
+    const all = readFileSync(join(dir, 'all.json'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as LogRecord)._id);
+    for (const r of emu.logs.Investigate) if (!printed.has(r._id)) expect(all).toContain(r._id);
+  });
 });
 
 describe('FILE rotation', () => {

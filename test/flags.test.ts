@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { buildRunOptions, type RawFlags } from '../src/cli-options.js';
+import { redactArgv, splitList } from '../src/flags.js';
+
+const defaults: RawFlags = {
+  config: './config.json', output: 'SYSLOG', stream: 'STDERR', max_bytes: '0', backup_count: '0', socket_type: 'UDP',
+  syslog_header: 'rfc3164', framing: 'lf', facility: 'user', max_runtime: '540', request_timeout: '30', reconnect_timeout: '30',
+  retries: '5', page_size: '1000', log_file: '/tmp/x.log', log_format: 'text',
+};
+const opts = (f: Partial<RawFlags>) => buildRunOptions({ ...defaults, ...f }, []);
+
+describe('flag parsing', () => {
+  it('multi-value flags take both forms', () => {
+    expect(splitList(['error', 'critical'])).toEqual(['error', 'critical']);
+    expect(splitList(['error,critical'])).toEqual(['error', 'critical']);
+    expect(splitList(['Yahoo Mail,Box'])).toEqual(['Yahoo Mail', 'Box']);
+    expect(opts({ severity: ['error,CRITICAL', 'high'] }).severity).toEqual(['error', 'critical', 'high']);
+  });
+  it('apps in any case, each once', () => {
+    expect(opts({ elastica_app: ['INVESTIGATE', 'detect', 'Investigate'] }).apps).toEqual(['Investigate', 'Detect']);
+    expect(opts({}).apps).toEqual(['Investigate', 'Detect']);
+  });
+  it('defaults per output: rate and max message size', () => {
+    expect(opts({})).toMatchObject({ rate: 30, maxMessageSize: 8000, format: 'cef' });
+    expect(opts({ output: 'REMOTE' })).toMatchObject({ rate: 1000, maxMessageSize: 8000 });
+    expect(opts({ output: 'REMOTE', socket_type: 'tcp' })).toMatchObject({ rate: undefined });
+    expect(opts({ output: 'FILE', filename: '/tmp/o' })).toMatchObject({ rate: undefined, maxMessageSize: 0 });
+  });
+  it('--siem picks the format; a contradicting --format is an error', () => {
+    expect(opts({ siem: 'QRadar' }).format).toBe('leef');
+    expect(opts({ siem: 'splunk' }).format).toBe('json');
+    expect(() => opts({ siem: 'splunk', format: 'cef' })).toThrow(/contradicts/);
+  });
+  it('the proxy password is redacted from the argv kept in last_job.status', () => {
+    expect(redactArgv(['-u', 'me', '-p', 'pw', '--proxy', 'http://me:secret@proxy:3128', '--proxy_password=x'])).toEqual(['-u', 'me', '-p', '***', '--proxy', 'http://me:***@proxy:3128', '--proxy_password=***']);
+  });
+});
