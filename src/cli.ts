@@ -118,8 +118,11 @@ async function main(argv: string[]): Promise<number> {
     });
     log.addSecret(o.http.proxyPassword);
     const stop = new AbortController();
+    let signalled = false;
     const onSignal = (sig: string) => {
-      if (stop.signal.aborted) process.exit(1);
+      // a second signal means "now": the marker is consistent at any instant (atomic writes)
+      if (signalled) process.exit(1);
+      signalled = true;
       log?.warn(`received ${sig}: stopping, checkpointing what was delivered`);
       stop.abort(new InterruptedError(`forcefully shut down (${sig})`));
     };

@@ -59,6 +59,7 @@ describe('exactly once over repeated cron runs', () => {
 
   it('a second instance says so and exits 0 without touching anything', async () => {
     const s = setup();
+    let firstResult: { stderr: string } | undefined;
     emu.setLatency(300);
     try {
       const first = startAgent([...s.base, '--page_size', '100']);
@@ -67,13 +68,13 @@ describe('exactly once over repeated cron runs', () => {
       expect(second.code).toBe(0);
       expect(second.stderr + readLog(s.log)).toContain('Another instance is already running.');
       first.child.kill('SIGTERM');
-      await first.done;
+      firstResult = await first.done;
     } finally {
       emu.setLatency(0);
     }
     await runUntilCaughtUp(s.base, s.log);
     const ids = idsOf(jsonLines(s.out));
-    expect(countIds(ids).size).toBe(ids.length);
+    expect(countIds(ids).size, `${firstResult?.stderr}\n${readLog(s.log)}`).toBe(ids.length);
     expect(new Set(ids)).toEqual(new Set(allIds()));
   });
 });
