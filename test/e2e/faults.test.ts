@@ -1,5 +1,5 @@
 // The agent's promises when the API, the disk, the state or the process misbehave.
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,6 +229,35 @@ describe('process faults', () => {
     const dupes = [...counts.values()].reduce((a, n) => a + n - 1, 0);
     expect(dupes).toBeLessThanOrEqual(kills * pageSize * 2);
   }, 180_000);
+});
+
+describe('a stale lock', () => {
+  it('from a SIGKILLed agent blocks runs while fresh and is taken over once 30 s old', async () => {
+    const s = setup(['--page_size', '100']);
+    emu.setLatency(100);
+    try {
+      const a = startAgent(s.args);
+      await new Promise((r) => setTimeout(r, 800));
+      a.child.kill('SIGKILL');
+      await a.done;
+    } finally {
+      emu.setLatency(0);
+    }
+    const lock = join(s.dir, 'export_log.lock');
+    expect(existsSync(lock)).toBe(true);
+    const blocked = await runAgent(s.args);
+    expect(blocked.code).toBe(0);
+    expect(readLog(s.log)).toContain('Another instance is already running.');
+    // proper-lockfile judges staleness by the lock's mtime: age it past the 30 s threshold
+    const old = new Date(Date.now() - 31_000);
+    utimesSync(lock, old, old);
+    const res = await runAgent(s.args);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr + readLog(s.log)).toMatch(/did not finish; resuming from the last checkpoint/);
+    await untilCaughtUp(s.args, s.log);
+    const counts = countIds(idsOf(jsonLines(s.out)));
+    for (const id of allIds()) expect(counts.get(id) ?? 0).toBeGreaterThan(0);
+  });
 });
 
 describe('state faults', () => {
