@@ -231,6 +231,29 @@ describe('process faults', () => {
   }, 180_000);
 });
 
+describe('prefetch', () => {
+  it('a kill while a page is fetched ahead loses nothing: the prefetched page is never checkpointed', async () => {
+    const s = setup(['--page_size', '50', '--rate', '100', '--elastica_app', 'investigate']);
+    const n0 = emu.requests.length;
+    const a = startAgent(s.args);
+    await new Promise((r) => setTimeout(r, 1500));
+    a.child.kill('SIGKILL');
+    await a.done;
+    const fetched = emu.requests.slice(n0).filter((r) => r.path.includes('/logs/get/')).length;
+    const written = jsonLines(s.out);
+    const pagesWritten = Math.ceil(written.length / 50);
+    expect(fetched).toBeGreaterThan(pagesWritten); // the next page was fetched while this one was written
+    const m = stateOf(s.dir)!.apps.Investigate!;
+    const inFile = new Set(idsOf(written));
+    for (const id of m.ids) expect(inFile.has(id)).toBe(true);
+    const lastWritten = Math.max(...written.map((l) => Date.parse(l.created_timestamp as string)));
+    expect(Date.parse(m.timestamp)).toBeLessThanOrEqual(lastWritten);
+    await untilCaughtUp([...s.args.filter((a2) => a2 !== '--rate' && a2 !== '100'), '-c'], s.log);
+    const counts = countIds(idsOf(jsonLines(s.out)));
+    for (const r of emu.logs.Investigate) expect(counts.get(r._id) ?? 0, r._id).toBeGreaterThan(0);
+  }, 60_000);
+});
+
 describe('a stale lock', () => {
   it('from a SIGKILLed agent blocks runs while fresh and is taken over once 30 s old', async () => {
     const s = setup(['--page_size', '100']);
