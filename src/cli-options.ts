@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { proxyUrl } from './source/http.js';
+import { proxyUrl } from './source/proxy-url.js';
 import { UsageError } from './errors.js';
 import { FACILITIES, isoDay, oneOf, positiveNumber, redactArgv, splitList, wholeNumber } from './flags.js';
 import { SIEM_FORMAT } from './format/index.js';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
 import { UsageError } from '../errors.js';
+import { proxyUrl } from './proxy-url.js';
 
 export interface HttpOptions {
   timeoutMs: number;
@@ -32,19 +33,6 @@ function safeRead(path: string): string {
   } catch {
     return '';
   }
-}
-
-export function proxyUrl(proxy: string): URL {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(proxy) ? proxy : `http://${proxy}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new UsageError(`--proxy ${proxy.replace(/\/\/[^@/]*@/, '//***@')}: not host:port or a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--proxy: unsupported scheme ${url.protocol} (use http:// or https://)`);
-  if (!url.port && !/^[a-z]+:\/\//i.test(proxy)) throw new UsageError(`--proxy ${proxy}: missing port (host:port)`);
-  return url;
 }
 
 /** One keep-alive dispatcher for the whole run: direct, through --proxy, or through *_PROXY from the environment. */
