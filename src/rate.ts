@@ -1,4 +1,5 @@
-import { InterruptedError, OutputError } from './errors.js';
+import { OutputError } from './errors.js';
+import { sleep } from './sleep.js';
 import type { Output } from './output/types.js';
 
 /**
@@ -23,18 +24,7 @@ export class TokenBucket {
         return;
       }
       const waitMs = Math.ceil(((n - this.tokens) * 1000) / this.rate);
-      await new Promise<void>((resolve, reject) => {
-        if (signal?.aborted) return reject(new InterruptedError('stopped while rate limiting'));
-        const t = setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, waitMs);
-        const onAbort = () => {
-          clearTimeout(t);
-          reject(new InterruptedError('stopped while rate limiting'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await sleep(waitMs, signal, 'rate limiting');
     }
   }
 }

@@ -3,6 +3,7 @@ import { ApiError, InterruptedError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { LogRecord } from '../types.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../sleep.js';
 
 export interface Page {
   meta: { limit?: number; total_count?: number; next?: string | null };
@@ -59,21 +60,6 @@ function classify(status: number, text: string, ctx: ClientContext, what: string
   }
   if (status === 429 || status >= 500) return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status, true);
   return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status);
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new InterruptedError('stopped while waiting to retry'));
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new InterruptedError('stopped while waiting to retry'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function retryAfterMs(value: string | string[] | undefined): number | undefined {
@@ -141,7 +127,7 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
     const delay = waitMs ?? step / 2 + Math.random() * (step / 2);
     ctx.log.warn(`${err.message}; retry ${attempt + 1}/${ctx.retries} in ${(delay / 1000).toFixed(1)} s`);
     ctx.onRetry?.(err.message);
-    await sleep(delay, ctx.signal);
+    await sleep(delay, ctx.signal, 'waiting to retry');
   }
 }
 
