@@ -10,6 +10,7 @@ import { DEFAULT_MAX_LOGS, RAISED_MAX_LOGS, type RunOptions } from './options.js
 import { burstFor, paced, TokenBucket } from './rate.js';
 import { makeDispatcher } from './source/http.js';
 import type { ClientContext } from './source/client.js';
+import { firstQuery } from './source/pager.js';
 import { acquireLock, clearLock } from './state/lock.js';
 import { loadMarkers, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
@@ -103,7 +104,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         config, dispatcher, retries: o.retries, signal: stop.signal, log,
         onRetry: () => { progress.retries++; },
       };
-      progress.query = undefined;
+      progress.query = firstQuery(config.tenant, { app, start: sp.start, filters, pageSize: o.pageSize });
       const t0 = Date.now();
       try {
         const marker = await deliverApp({

@@ -334,6 +334,23 @@ describe('state faults', () => {
 });
 
 describe('output faults', () => {
+  it('FILE on a read-only disk: a clear error before anything is fetched', async () => {
+    const s = setup();
+    const ro = join(s.dir, 'ro');
+    mkdirSync(ro);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]);
+    try {
+      const n0 = emu.requests.length;
+      const res = await runAgent(s.args.map((a) => (a === s.out ? join(ro, 'out.json') : a)));
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/output file .*\/ro\/out.json: cannot write \(read-only file system\)/);
+      expect(emu.requests.length).toBe(n0);
+      expect(stateOf(s.dir)).toBeUndefined();
+    } finally {
+      execFileSync('umount', [ro]);
+    }
+  });
+
   it('FILE on a full disk: a clear error, the marker not past the failed write', async () => {
     const s = setup(['--elastica_app', 'investigate']);
     const mnt = join(s.dir, 'small');

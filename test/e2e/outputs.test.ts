@@ -88,6 +88,14 @@ describe('each transport into a real daemon, hostile data, every log intact', ()
     checkAll(messages(await d.waitForLines(400, 20_000), 'local'), 'cef');
   });
 
+  it('SYSLOG: a unix stream socket at the path (syslog-ng unix-stream) works too', async () => {
+    const dir = tmp('sa-out-');
+    const d = track(await startSyslogNg({ kind: 'unix-stream', path: join(dir, 'log.sock') }));
+    const res = await runAgent(agentArgs(dir, ['-o', 'SYSLOG', '-t', join(dir, 'log.sock'), '--rate', '2000']));
+    expect(res.code, res.stderr).toBe(0);
+    checkAll(messages(await d.waitForLines(400, 20_000), 'local'), 'cef');
+  });
+
   it('REMOTE UDP into syslog-ng (LEEF, rfc5424)', async () => {
     const dir = tmp('sa-out-');
     const port = await freePort('udp');
