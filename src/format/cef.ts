@@ -16,9 +16,9 @@ export function escapeCefHeader(s: string): string {
 
 const EXT_ESC: Record<string, string> = { '\\': '\\\\', '=': '\\=', '\n': '\\n', '\r': '\\r' };
 const EXT_RE = /[\\=\r\n]/g;
+const EXT_TEST = /[\\=\r\n]/; // non-global: test() without lastIndex bookkeeping
 export function escapeCefValue(s: string): string {
-  EXT_RE.lastIndex = 0;
-  return EXT_RE.test(s) ? s.replace(EXT_RE, (c) => EXT_ESC[c]!) : s;
+  return EXT_TEST.test(s) ? s.replace(EXT_RE, (c) => EXT_ESC[c]!) : s;
 }
 
 /** Record fields with a standard CEF key. Order here is the order in the line. */
@@ -96,12 +96,11 @@ export function cefHeader(r: LogRecord, ctx: FormatContext): string {
 export function formatCef(r: LogRecord, ctx: FormatContext): string {
   const header = cefHeader(r, ctx);
   // fast path: straight to a string, no intermediate pairs (the profile's largest formatter cost)
-  let line = header;
-  let first = true;
+  const parts: string[] = [];
   cefFields(r, ctx, (key, value) => {
-    line += first ? `${key}=${escapeCefValue(value)}` : ` ${key}=${escapeCefValue(value)}`;
-    first = false;
+    parts.push(`${key}=${escapeCefValue(value)}`);
   });
+  const line = header + parts.join(' ');
   if (ctx.maxBytes <= 0 || line.length <= ctx.maxBytes / 3 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
   return fitPairs(cefPairs(r, ctx), (pairs) => {
     let ext = '';
