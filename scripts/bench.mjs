@@ -70,7 +70,8 @@ async function pullOnly(url, cfg) {
 /** Runs bin/siem-agent under GNU time: wall, user+sys CPU, peak RSS. */
 function agent(args) {
   return new Promise((resolve, reject) => {
-    const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, join(root, 'bin/siem-agent'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // the executable itself, as cron runs it (its shebang carries the Node flags)
+    const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', join(root, 'bin/siem-agent'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr.on('data', (d) => { err += d; });
     c.on('close', (code) => {

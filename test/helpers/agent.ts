@@ -21,7 +21,8 @@ export function tmp(prefix = 'sa-'): string {
 export interface AgentOpts { env?: NodeJS.ProcessEnv; cwd?: string; replaceEnv?: boolean }
 
 export function startAgent(args: string[], opts: AgentOpts = {}): { child: ChildProcess; done: Promise<AgentResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  // run as cron would: the executable itself, so its shebang (and Node flags there) apply
+  const child = spawn(BIN, args, {
     cwd: opts.cwd,
     env: opts.replaceEnv ? opts.env : { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
