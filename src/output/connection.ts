@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { OutputError } from '../errors.js';
 
 /** How long a connection must stay healthy after a write before its data counts as received. */
-const CONFIRM_MS = 50;
+const CONFIRM_MS = 25;
 
 export interface StreamConnection {
   open(): Promise<void>;
