@@ -6,12 +6,12 @@ import { FORMATS } from './format/index.js';
 import type { Logger } from './log.js';
 import { openOutput } from './output/index.js';
 import type { Output } from './output/types.js';
-import { DEFAULT_MAX_LOGS, RAISED_MAX_LOGS, type RunOptions } from './options.js';
+import { DEFAULT_MAX_LOGS, RAISED_MAX_LOGS, RETENTION_DAYS, type RunOptions } from './options.js';
 import { burstFor, paced, TokenBucket } from './rate.js';
 import { makeDispatcher } from './source/http.js';
 import type { ClientContext } from './source/client.js';
 import { firstQuery } from './source/pager.js';
-import { acquireLock, clearLock } from './state/lock.js';
+import { acquireLock, clearLock, lockHeld } from './state/lock.js';
 import { loadMarkers, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
@@ -37,6 +37,12 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
   if (o.http.insecure) log.warn('--insecure: the API\'s TLS certificate is NOT verified; anyone on the path can read the key and the logs');
 
   if (o.reset || o.clearStatus) {
+    // -c/-r clear a lock left by a dead agent at once; a live run's lock is never taken from it
+    const last = await readStatus(o.stateDir);
+    if (last?.result === 'running' && pidAlive(last.pid) && (await lockHeld(o.stateDir))) {
+      log.info(`Another instance is already running. (pid ${last.pid}; -c/-r do not clear a live run's lock)`);
+      return { exitCode: 0, apps: {} };
+    }
     await clearLock(o.stateDir);
     await clearStatus(o.stateDir);
   }
@@ -80,7 +86,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     output = await openOutput(o);
     const bucket = o.rate ? new TokenBucket(o.rate, burstFor(o.rate)) : undefined;
     const out = serialised(bucket ? paced(output, bucket, stop.signal) : output);
-    const dispatcher = makeDispatcher({ ...o.http, timeoutMs: o.http.timeoutMs });
+    const dispatcher = makeDispatcher(o.http);
     const limit = pLimit(2);
     const bar = progressLine(process.stderr.isTTY === true && !o.debug && !o.dryRun);
     const failures: unknown[] = [];
@@ -97,7 +103,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
       const sp = startPoint(markers.get(app), o, now);
       if (sp.gap) {
         progress.gap = sp.gap;
-        log.error(`${app}: the marker ${sp.gap.from} is older than the API's ${180}-day retention; logs from ${sp.gap.from} to ${sp.gap.to} (${(sp.gap.seconds / 86400).toFixed(1)} days) can no longer be fetched; continuing from ${sp.gap.to}`);
+        log.error(`${app}: the marker ${sp.gap.from} is older than the API's ${RETENTION_DAYS}-day retention; logs from ${sp.gap.from} to ${sp.gap.to} (${(sp.gap.seconds / 86400).toFixed(1)} days) can no longer be fetched; continuing from ${sp.gap.to}`);
       }
       if (sp.replaceMarker && !o.dryRun) await markers.commit(app, sp.marker);
       const client: ClientContext = {
@@ -177,6 +183,15 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     await saveStatus();
     await output?.close().catch(() => undefined);
     await lock.release();
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return pid !== process.pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
 }
 

@@ -139,6 +139,22 @@ describe('flags that move the marker', () => {
     expect(jsonLines(s.out).length - before).toBe(expected);
   });
 
+  it('-c does not take the lock of a live run', async () => {
+    const s = setup();
+    emu.setLatency(300);
+    try {
+      const first = startAgent([...s.base, '--page_size', '100']);
+      await new Promise((r) => setTimeout(r, 1000));
+      const second = await runAgent([...s.base, '-c']);
+      expect(second.code).toBe(0);
+      expect(readLog(s.log)).toMatch(/Another instance is already running\. \(pid \d+; -c\/-r do not clear a live run's lock\)/);
+      first.child.kill('SIGTERM');
+      await first.done;
+    } finally {
+      emu.setLatency(0);
+    }
+  });
+
   it('-c clears a stale status and lock', async () => {
     const s = setup();
     writeFileSync(join(s.dir, 'last_job.status'), '{"result":"running","pid":999999}');
