@@ -60,9 +60,10 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
     throw new OutputError(`output ${where}: connection lost and not re-established within ${reconnectMs / 1000} s (${describeErr(last)})`, 0, 'EDOWN');
   }
 
-  /** Sends the unconfirmed backlog on a fresh connection after a break. */
+  /** Sends the unconfirmed backlog on a fresh connection after a break (a few tries at most). */
   async function recover(e: unknown): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt === 5) throw new OutputError(`output ${where}: the receiver keeps dropping the connection (${describeErr(e)})`, 0, 'EDOWN');
       const s = await reconnect(e);
       try {
         await write(s, unconfirmed.join(''));
