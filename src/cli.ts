@@ -7,6 +7,7 @@ import { buildRunOptions, type RawFlags } from './cli-options.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_LOG_FILE = '/var/log/siem-agent/siem_agent.log';
+const STOP_GRACE_MS = 10_000;
 
 /** The options of a delivery run; shared by the main command and `check`. */
 function addRunOptions(c: Command): Command {
@@ -118,19 +119,32 @@ async function main(argv: string[]): Promise<number> {
     });
     log.addSecret(o.http.proxyPassword);
     const stop = new AbortController();
+    const logger = log;
+    // Last resort against a hang nothing else can cut (measured: undici's CONNECT to a proxy that
+    // never answers ignores timeouts and abort signals): once asked to stop, a run has STOP_GRACE_MS
+    // to finish, then exits 1. The marker is consistent at any instant (atomic writes), so this loses nothing.
+    const watchdog = (why: string) => {
+      setTimeout(() => {
+        logger.error(`${why}, but the run did not stop within ${STOP_GRACE_MS / 1000} s (a request or output hangs); forcing exit. Exiting!`);
+        void Promise.race([logger.close(), new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(1));
+      }, STOP_GRACE_MS).unref();
+    };
     let signalled = false;
     const onSignal = (sig: string) => {
       // a second signal means "now": the marker is consistent at any instant (atomic writes)
       if (signalled) process.exit(1);
       signalled = true;
-      log?.warn(`received ${sig}: stopping, checkpointing what was delivered`);
+      logger.warn(`received ${sig}: stopping, checkpointing what was delivered`);
       stop.abort(new InterruptedError(`forcefully shut down (${sig})`));
+      watchdog(`received ${sig}`);
     };
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
     const { run, Deadline } = await import('./run.js');
-    const timer = setTimeout(() => stop.abort(new Deadline('max_runtime')), o.maxRuntimeS * 1000);
-    timer.unref();
+    setTimeout(() => {
+      stop.abort(new Deadline('max_runtime'));
+      watchdog(`reached --max_runtime ${o.maxRuntimeS} s`);
+    }, o.maxRuntimeS * 1000).unref();
     const result = await run(o, log, stop);
     return result.exitCode;
   } catch (e) {

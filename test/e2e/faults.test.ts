@@ -178,6 +178,22 @@ describe('API faults', () => {
   });
 });
 
+describe('a hang nothing else can cut', () => {
+  it('a proxy that never completes CONNECT: the run still ends, exit 1, within --max_runtime + 10 s', async () => {
+    const s = setup(['--request_timeout', '1', '--retries', '1', '--max_runtime', '2']);
+    // the emulator has no CONNECT handler: undici's tunnel attempt neither times out nor aborts
+    const t0 = Date.now();
+    const res = await runAgent([...s.args, '--proxy', `127.0.0.1:${emu.port}`]);
+    expect(res.code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(readLog(s.log)).toMatch(/reached --max_runtime 2 s, but the run did not stop within 10 s .*forcing exit/);
+    expect(stateOf(s.dir)).toBeUndefined();
+    // and the next run is not blocked by a lock
+    const next = await runAgent([...s.args, '--max_runtime', '60']);
+    expect(next.code, next.stderr).toBe(0);
+  }, 40_000);
+});
+
 describe('process faults', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('%s mid-run: flush, checkpoint, release the lock, exit 1', async (sig) => {
     const s = setup(['--page_size', '100']);
