@@ -158,6 +158,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 export function cli(argv: string[]): void {
+  // never a stack trace (it could carry a secret, and it is not one line): describe and exit 1
+  process.on('unhandledRejection', (e) => {
+    process.stderr.write(`siem-agent: internal error: ${describe(e)}\n`);
+    process.exit(1);
+  });
   main(argv).then(
     (code) => process.exit(code),
     (e: unknown) => {

@@ -31,7 +31,14 @@ export interface AppRun {
 export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
   let marker = r.pager.marker;
   const it = pages(r.client, r.pager);
-  let pending = it.next();
+  // A prefetch can fail while the current page is being written; mark it handled at once so it is
+  // not an unhandled rejection (a crash with a stack trace), and rethrow it where it is awaited.
+  const ahead = () => {
+    const p = it.next();
+    p.catch(() => undefined);
+    return p;
+  };
+  let pending = ahead();
   try {
     for (;;) {
       const res = await pending;
@@ -42,7 +49,7 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       r.progress.duplicates += batch.duplicates;
       r.progress.cursor = batch.next;
       // one page ahead, no more: the generator runs to its next yield while we write this one
-      if (!r.stop.aborted && batch.next !== null) pending = it.next();
+      if (!r.stop.aborted && batch.next !== null) pending = ahead();
       else pending = Promise.resolve({ done: true, value: undefined });
 
       const t0 = performance.now();

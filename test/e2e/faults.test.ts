@@ -178,6 +178,29 @@ describe('API faults', () => {
   });
 });
 
+describe('bad log field values from the API', () => {
+  it.each([
+    ['no _id', { created_timestamp: '2026-11-20T10:00:05.000Z' }, /log #\d+ has no _id/],
+    ['a created_timestamp that is not a time', { _id: 'bad-ts', created_timestamp: 'yesterday' }, /log "bad-ts" has no valid created_timestamp/],
+  ])('%s: one clear line, exit 1, the marker at the last good log before it', async (_n, bad, msg) => {
+    const good = Array.from({ length: 5 }, (_, i) => ({ _id: `g${i}`, created_timestamp: `2026-11-20T10:00:0${i}.000Z`, severity: 'high', service: 'Box' }));
+    const emu2 = await startEmulator({ data: { Investigate: [], Detect: [...good.slice(0, 3), { severity: 'high', service: 'Box', ...bad } as never, ...good.slice(3)] } });
+    try {
+      const dir = tmp('sa-badrec-');
+      const out = join(dir, 'o.json');
+      const args = ['--config', emu2.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--elastica_app', 'detect', '--page_size', '3', '--log_file', join(dir, 'a.log')];
+      const res = await runAgent(args);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(msg);
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1);
+      expect(idsOf(jsonLines(out))).toEqual(['g0', 'g1', 'g2']);
+      expect(stateOf(dir)!.apps.Detect).toMatchObject({ timestamp: '2026-11-20T10:00:02.000Z', ids: ['g2'] });
+    } finally {
+      await emu2.close();
+    }
+  });
+});
+
 describe('a hang nothing else can cut', () => {
   it('a proxy that never completes CONNECT: the run still ends, exit 1, within --max_runtime + 10 s', async () => {
     const s = setup(['--request_timeout', '1', '--retries', '1', '--max_runtime', '2']);
