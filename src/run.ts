@@ -84,7 +84,8 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
       });
     }
     output = await openOutput(o);
-    const bucket = o.rate ? new TokenBucket(o.rate, burstFor(o.rate)) : undefined;
+    const datagrams = o.output.kind === 'SYSLOG' || (o.output.kind === 'REMOTE' && o.output.socketType === 'UDP');
+    const bucket = o.rate ? new TokenBucket(o.rate, burstFor(o.rate, datagrams)) : undefined;
     const out = serialised(bucket ? paced(output, bucket, stop.signal) : output);
     const dispatcher = makeDispatcher(o.http);
     const limit = pLimit(2);

@@ -121,7 +121,7 @@ describe('emulator: queries and paging', () => {
       for (let i = 1; i < logs.length; i++) expect(logs[i - 1]!.created_timestamp <= logs[i]!.created_timestamp).toBe(true);
       expect(pages.length).toBe(Math.ceil(emu.logs[app].length / 1000));
       for (const p of pages) expect(p.meta).toMatchObject({ limit: 1000, total_count: emu.logs[app].length });
-      expect(pages[0]!.meta.next).toMatch(new RegExp(`^${first.replace(/[?]/g, '\\?')}&cursor=[0-9a-f]+&offset=1000$`));
+      if (pages.length > 1) expect(pages[0]!.meta.next).toMatch(new RegExp(`^${first.replace(/[?]/g, '\\?')}&cursor=[0-9a-f]+&offset=1000$`));
       expect(pages.at(-1)!.meta.next).toBeNull();
     }
     const { pages } = await pullAll(emu, `${firstPath('Detect', oldest(emu, 'Detect'))}&limit=300`);
