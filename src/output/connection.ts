@@ -15,7 +15,8 @@ export interface StreamConnection {
  * A stream socket (TCP, TLS, unix stream) that reconnects with backoff. Plain TCP syslog has no
  * acknowledgement: data the kernel accepted can still die with a receiver that crashes. So
  * everything written since the last confirm is kept and re-sent on a new connection; the marker
- * moves only after confirm. (Receivers may see those lines twice, never zero times.)
+ * moves only after confirm. (Receivers may see those lines twice. Lines a receiver read and then
+ * lost while dying cannot be detected without an application-level ack, which syslog lacks.)
  */
 export function streamConnection(where: string, dial: () => Promise<Socket>, reconnectMs: number): StreamConnection {
   let sock: Socket | undefined;

@@ -79,6 +79,23 @@ describe('exactly once over repeated cron runs', () => {
   });
 });
 
+describe('--max_logs default', () => {
+  it('is 10,000 per app, raised to 20,000 when the first page reports a larger backlog', async () => {
+    const big = await startEmulator({ data: { seed: 3, counts: { Investigate: 25_000, Detect: 8_000 }, hostile: false } });
+    try {
+      const dir = tmp('sa-maxlogs-');
+      const log = join(dir, 'a.log');
+      const res = await runAgent(['--config', big.configFile(dir), '-o', 'FILE', '-f', join(dir, 'o.json'), '--format', 'json', '--severity', 'all', '--log_file', log]);
+      expect(res.code, res.stderr).toBe(0);
+      const text = readFileSync(log, 'utf8');
+      expect(delivered(text, 'Investigate')).toBe(20_000); // backlog 25,000 > 10,000: raised
+      expect(delivered(text, 'Detect')).toBe(8_000); // backlog below 10,000: all of it
+    } finally {
+      await big.close();
+    }
+  }, 60_000);
+});
+
 describe('a run longer than the lock refresh interval', () => {
   it('keeps its lock and finishes (the lock is refreshed every 5 s, stale after 30 s)', async () => {
     const s = setup();
