@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { countIds, delivered, idsOf, jsonLines, runAgent, startAgent, stateOf, tmp } from '../helpers/agent.js';
+import { countIds, delivered, idsOf, jsonLines, readLog, runAgent, startAgent, stateOf, tmp, untilCaughtUp } from '../helpers/agent.js';
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -22,23 +22,12 @@ function setup() {
 
 const allIds = () => [...emu.logs.Investigate, ...emu.logs.Detect].map((r) => r._id);
 
-/** Runs until a run delivers nothing new; returns how many runs it took. */
-async function runUntilCaughtUp(args: string[], log: string, maxRuns = 30): Promise<number> {
-  for (let i = 1; i <= maxRuns; i++) {
-    const before = readLog(log);
-    const res = await runAgent(args);
-    expect(res.code, res.stderr).toBe(0);
-    const text = readLog(log).slice(before.length);
-    if ((delivered(text, 'Investigate') ?? 0) === 0 && (delivered(text, 'Detect') ?? 0) === 0) return i;
-  }
-  throw new Error('never caught up');
-}
-const readLog = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
+
 
 describe('exactly once over repeated cron runs', () => {
   it('delivers every log once across page boundaries, run boundaries and tie groups', async () => {
     const s = setup();
-    const runs = await runUntilCaughtUp([...s.base, '--max_logs', '700'], s.log);
+    const runs = await untilCaughtUp([...s.base, '--max_logs', '700'], s.log);
     expect(runs).toBeGreaterThan(4); // 3,000 / 700: the cut falls inside the 1,500-log tie group
     const ids = idsOf(jsonLines(s.out));
     expect(ids.length).toBe(allIds().length);
@@ -72,7 +61,7 @@ describe('exactly once over repeated cron runs', () => {
     } finally {
       emu.setLatency(0);
     }
-    await runUntilCaughtUp(s.base, s.log);
+    await untilCaughtUp(s.base, s.log);
     const ids = idsOf(jsonLines(s.out));
     expect(countIds(ids).size, `${firstResult?.stderr}\n${readLog(s.log)}`).toBe(ids.length);
     expect(new Set(ids)).toEqual(new Set(allIds()));
@@ -123,7 +112,7 @@ describe('kill -9 at random moments', () => {
     } finally {
       emu.setLatency(0);
     }
-    await runUntilCaughtUp([...s.base, '-c'], s.log);
+    await untilCaughtUp([...s.base, '-c'], s.log);
     const counts = countIds(idsOf(jsonLines(s.out)));
     for (const id of allIds()) expect(counts.get(id) ?? 0, `log ${id} lost`).toBeGreaterThan(0);
     const dupes = [...counts.values()].reduce((a, n) => a + n - 1, 0);
@@ -135,7 +124,7 @@ describe('kill -9 at random moments', () => {
 describe('flags that move the marker', () => {
   it('-r starts again from the earliest log', async () => {
     const s = setup();
-    await runUntilCaughtUp(s.base, s.log);
+    await untilCaughtUp(s.base, s.log);
     const n = jsonLines(s.out).length;
     const res = await runAgent([...s.base, '-r', '--max_logs', '20000']);
     expect(res.code).toBe(0);
@@ -144,7 +133,7 @@ describe('flags that move the marker', () => {
 
   it('--start_date starts from that UTC day and replaces the marker', async () => {
     const s = setup();
-    await runUntilCaughtUp(s.base, s.log);
+    await untilCaughtUp(s.base, s.log);
     const day = emu.logs.Investigate.at(-1)!.created_timestamp.slice(0, 10);
     const expected = emu.logs.Investigate.filter((r) => r.created_timestamp >= `${day}T00:00:00.000Z`).length;
     const before = jsonLines(s.out).length;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { countIds, idsOf, jsonLines, runAgent, startAgent, stateOf, tmp } from '../helpers/agent.js';
+import { countIds, idsOf, jsonLines, runAgent, startAgent, stateOf, tmp, readLog, untilCaughtUp } from '../helpers/agent.js';
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -19,20 +19,22 @@ function setup(extra: string[] = []) {
   const args = ['--config', emu.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--severity', 'all', '--log_file', log, ...extra];
   return { dir, out, log, args };
 }
-const readLog = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+
+/** Runs fn with a private tmpfs mounted at dir/name (read-only or small: even root is refused). */
+async function withTmpfs(dir: string, name: string, options: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+  const mnt = join(dir, name);
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt]);
+  try {
+    await fn(mnt);
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+}
 const allIds = () => [...emu.logs.Investigate, ...emu.logs.Detect].map((r) => r._id);
 // short timeouts and backoff so the fault tests stay quick
 const FAST = ['--request_timeout', '2', '--retries', '4'];
 
-async function untilCaughtUp(args: string[], log: string, runs = 40): Promise<void> {
-  for (let i = 0; i < runs; i++) {
-    const before = readLog(log).length;
-    await runAgent(args);
-    const text = readLog(log).slice(before);
-    if (/: delivered /.test(text) && !/: delivered [1-9]/.test(text)) return;
-  }
-  throw new Error('never caught up');
-}
 
 describe('API faults', () => {
   it.each([
@@ -342,19 +344,13 @@ describe('state faults', () => {
 
   it('a state directory that is not writable: error before anything is fetched', async () => {
     const s = setup();
-    const ro = join(s.dir, 'ro');
-    mkdirSync(ro);
-    // a read-only mount: even root cannot write there
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]);
-    try {
+    await withTmpfs(s.dir, 'ro', 'ro,size=64k', async (ro) => {
       const n0 = emu.requests.length;
       const res = await runAgent([...s.args, '--state_dir', ro]);
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/state directory .*\/ro.*(read-only|EROFS|writable)/);
       expect(emu.requests.length).toBe(n0);
-    } finally {
-      execFileSync('umount', [ro]);
-    }
+    });
   });
 
   it('a marker older than the 180-day retention: goes on from the oldest time allowed and reports the gap loudly', async () => {
@@ -375,27 +371,19 @@ describe('state faults', () => {
 describe('output faults', () => {
   it('FILE on a read-only disk: a clear error before anything is fetched', async () => {
     const s = setup();
-    const ro = join(s.dir, 'ro');
-    mkdirSync(ro);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]);
-    try {
+    await withTmpfs(s.dir, 'ro', 'ro,size=64k', async (ro) => {
       const n0 = emu.requests.length;
       const res = await runAgent(s.args.map((a) => (a === s.out ? join(ro, 'out.json') : a)));
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/output file .*\/ro\/out.json: cannot write \(read-only file system\)/);
       expect(emu.requests.length).toBe(n0);
       expect(stateOf(s.dir)).toBeUndefined();
-    } finally {
-      execFileSync('umount', [ro]);
-    }
+    });
   });
 
   it('FILE on a full disk: a clear error, the marker not past the failed write', async () => {
     const s = setup(['--elastica_app', 'investigate']);
-    const mnt = join(s.dir, 'small');
-    mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300k', 'tmpfs', mnt]);
-    try {
+    await withTmpfs(s.dir, 'small', 'size=300k', async (mnt) => {
       const out = join(mnt, 'out.json');
       const res = await runAgent([...s.args.map((a) => (a === s.out ? out : a))]);
       expect(res.code).toBe(1);
@@ -406,9 +394,7 @@ describe('output faults', () => {
       const m = stateOf(s.dir)?.apps.Investigate;
       if (m) for (const id of m.ids) expect(ids.has(id)).toBe(true);
       for (const r of emu.logs.Investigate) if (m && Date.parse(r.created_timestamp) < Date.parse(m.timestamp)) expect(ids.has(r._id)).toBe(true);
-    } finally {
-      execFileSync('umount', [mnt]);
-    }
+    });
   });
 });
 

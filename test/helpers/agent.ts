@@ -72,3 +72,20 @@ export function delivered(stderrOrLog: string, app: 'Investigate' | 'Detect'): n
   const m = new RegExp(`${app}: delivered (\\d+)`).exec(stderrOrLog);
   return m ? Number(m[1]) : undefined;
 }
+
+export const readLog = (p: string): string => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+
+/**
+ * Runs the agent until a run's summary lines show nothing new for every app (cron catching up);
+ * every run must exit 0. Returns how many runs it took.
+ */
+export async function untilCaughtUp(args: string[], log: string, maxRuns = 40): Promise<number> {
+  for (let i = 1; i <= maxRuns; i++) {
+    const before = readLog(log).length;
+    const res = await runAgent(args);
+    if (res.code !== 0) throw new Error(`run ${i} exited ${res.code}: ${res.stderr}`);
+    const text = readLog(log).slice(before);
+    if (/: delivered /.test(text) && !/: delivered [1-9]/.test(text)) return i;
+  }
+  throw new Error('never caught up');
+}
