@@ -6,7 +6,7 @@ const CONFIRM_MS = 25;
 
 export interface StreamConnection {
   open(): Promise<void>;
-  send(data: string): Promise<void>;
+  send(data: Buffer): Promise<void>;
   confirm(): Promise<void>;
   close(): Promise<void>;
 }
@@ -21,7 +21,7 @@ export interface StreamConnection {
 export function streamConnection(where: string, dial: () => Promise<Socket>, reconnectMs: number): StreamConnection {
   let sock: Socket | undefined;
   let broken: Error | undefined;
-  let unconfirmed: string[] = [];
+  let unconfirmed: Buffer[] = [];
 
   const describeErr = (e: unknown) => {
     const err = e as NodeJS.ErrnoException;
@@ -37,8 +37,8 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
     sock = s;
     broken = undefined;
   };
-  const write = (s: Socket, data: string) => new Promise<void>((resolve, reject) => {
-    s.write(data, 'utf8', (e) => (e ? reject(e) : resolve()));
+  const write = (s: Socket, data: Buffer) => new Promise<void>((resolve, reject) => {
+    s.write(data, (e) => (e ? reject(e) : resolve()));
   });
 
   /** New connection with exponential backoff, for at most reconnectMs. */
@@ -67,7 +67,7 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
       if (attempt === 5) throw new OutputError(`output ${where}: the receiver keeps dropping the connection (${describeErr(e)})`, 0, 'EDOWN');
       const s = await reconnect(e);
       try {
-        await write(s, unconfirmed.join(''));
+        await write(s, Buffer.concat(unconfirmed));
         return;
       } catch (err) {
         e = err;

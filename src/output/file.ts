@@ -1,6 +1,7 @@
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OutputError } from '../errors.js';
+import { encodeLines } from './encode.js';
 import type { Output } from './types.js';
 
 export interface FileOptions {
@@ -77,7 +78,7 @@ export function fileOutput(o: FileOptions): Output {
       let delivered = 0;
       try {
         if (!rotating) {
-          await writeChunk(Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+          await writeChunk(encodeLines(lines));
           delivered = lines.length;
           return;
         }
@@ -87,7 +88,7 @@ export function fileOutput(o: FileOptions): Output {
           const len = Buffer.byteLength(lines[i]!, 'utf8') + 1;
           if (size + pending + len >= o.maxBytes && size + pending > 0) {
             if (pending > 0) {
-              await writeChunk(Buffer.from(`${lines.slice(start, i).join('\n')}\n`, 'utf8'));
+              await writeChunk(encodeLines(lines.slice(start, i)));
               delivered = i;
             }
             start = i;
@@ -96,7 +97,7 @@ export function fileOutput(o: FileOptions): Output {
           }
           pending += len;
         }
-        if (start < lines.length) await writeChunk(Buffer.from(`${lines.slice(start).join('\n')}\n`, 'utf8'));
+        if (start < lines.length) await writeChunk(encodeLines(lines.slice(start)));
         delivered = lines.length;
       } catch (e) {
         throw fail(e, delivered);

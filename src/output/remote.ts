@@ -6,6 +6,7 @@ import { OutputError, UsageError } from '../errors.js';
 import type { OutputSpec } from '../options.js';
 import { frame, headerer } from './framing.js';
 import { streamConnection } from './connection.js';
+import { encodeLines } from './encode.js';
 import type { Output } from './types.js';
 
 type RemoteSpec = Extract<OutputSpec, { kind: 'REMOTE' }>;
@@ -52,11 +53,7 @@ function tcpOutput(s: RemoteSpec, reconnectMs: number): Output {
   return {
     name: `REMOTE ${where}`,
     open: () => conn.open(),
-    write: (lines, sev) => {
-      let data = '';
-      for (let i = 0; i < lines.length; i++) data += frame(head(lines[i]!, sev?.[i] ?? 6), s.framing);
-      return conn.send(data);
-    },
+    write: (lines, sev) => conn.send(encodeLines(lines, '', (line, i) => frame(head(line, sev?.[i] ?? 6), s.framing))),
     confirm: () => conn.confirm(),
     close: () => conn.close(),
   };

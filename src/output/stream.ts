@@ -1,4 +1,5 @@
 import { OutputError } from '../errors.js';
+import { encodeLines } from './encode.js';
 import type { Output } from './types.js';
 
 /**
@@ -21,7 +22,7 @@ export function streamOutput(which: 'STDOUT' | 'STDERR'): Output {
         const fail = (e: NodeJS.ErrnoException) =>
           reject(new OutputError(e.code === 'EPIPE' ? `${which} was closed by its reader (EPIPE)` : `${which}: ${e.code ?? e.message}`, 0, e.code));
         if (broken) return fail(broken);
-        stream.write(`${lines.join('\n')}\n`, (err) => (err ? fail(err as NodeJS.ErrnoException) : resolve()));
+        stream.write(encodeLines(lines), (err) => (err ? fail(err as NodeJS.ErrnoException) : resolve()));
       });
     },
     async close() {

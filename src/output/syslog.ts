@@ -2,8 +2,9 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { connect as netConnect, type Socket } from 'node:net';
 import { OutputError } from '../errors.js';
-import { frame, headerer } from './framing.js';
+import { headerer } from './framing.js';
 import { streamConnection } from './connection.js';
+import { encodeLines } from './encode.js';
 import type { Output } from './types.js';
 
 interface DgramSocket {
@@ -98,11 +99,7 @@ export function syslogOutput(path: string, facility: number, reconnectMs: number
       }
     },
     async write(lines, sev) {
-      if (stream) {
-        let data = '';
-        for (let i = 0; i < lines.length; i++) data += frame(head(lines[i]!, sev?.[i] ?? 6), 'lf');
-        return stream.send(data);
-      }
+      if (stream) return stream.send(encodeLines(lines, '\n', (line, i) => head(line, sev?.[i] ?? 6)));
       for (let i = 0; i < lines.length; i++) {
         const buf = Buffer.from(head(lines[i]!, sev?.[i] ?? 6), 'utf8');
         unconfirmed.push(buf);
