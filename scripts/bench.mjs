@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request, Agent } from 'undici';
+// the same HTTP stack as the agent (undici's dispatcher and request, without its fetch code)
+import { request, Agent } from '../dist/source/undici.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => {

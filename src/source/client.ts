@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici.js';
 import { ApiError, InterruptedError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { LogRecord } from '../types.js';
