@@ -31,7 +31,10 @@ async function emulator(perApp, latency) {
     });
     child.once('exit', (c) => reject(new Error(`emulator exited ${c}`)));
   });
-  return { ...first, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+  // a bench that dies half-way must not leave its emulator running
+  const orphan = () => child.kill('SIGTERM');
+  process.once('exit', orphan);
+  return { ...first, stop: () => new Promise((r) => { process.off('exit', orphan); child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
 /**
@@ -57,7 +60,7 @@ async function pullOnly(url, cfg) {
     let next = `${cfg.tenant}/api/admin/v1/logs/get/?app=${app}&subtype=${app === 'Investigate' ? 'all' : 'incidents'}&created_timestamp=${encodeURIComponent(new Date(Date.now() - 179 * 86400e3).toISOString())}&limit=1000`;
     let n = 0;
     while (next) {
-      const res = await request(url + next.replace(/^\//, ''), { dispatcher, headers: { authorization: auth, 'x-elastica-dbname-resolved': 'True' } });
+      const res = await request(url + next.replace(/^\//, ''), { method: 'GET', dispatcher, headers: { authorization: auth, 'x-elastica-dbname-resolved': 'True' } });
       const page = JSON.parse(await res.body.text());
       n += page.logs.length;
       next = page.meta.next;
