@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from './undici.js';
+import { createRequire } from 'node:module';
+import { Agent, envHttpProxyAgent, proxyAgent, type Dispatcher } from './undici.js';
 import { UsageError } from '../errors.js';
 import { proxyUrl } from './proxy-url.js';
 
@@ -24,6 +24,8 @@ function extraCas(caFile: string | undefined): string[] | undefined {
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca_file ${caFile}: no PEM certificate in it`);
   // An explicit `ca` replaces Node's default trust, so keep the public roots and NODE_EXTRA_CA_CERTS too
   const extra = process.env.NODE_EXTRA_CA_CERTS ? [safeRead(process.env.NODE_EXTRA_CA_CERTS)] : [];
+  // node:tls loaded here, not at the top: a run without --ca_file (and over plain http) never needs it
+  const { rootCertificates } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
   return [...rootCertificates, ...extra.filter(Boolean), pem];
 }
 
@@ -46,6 +48,7 @@ export function makeDispatcher(o: HttpOptions): Dispatcher {
     const pass = o.proxyPassword ?? (url.password ? decodeURIComponent(url.password) : undefined);
     url.username = '';
     url.password = '';
+    const ProxyAgent = proxyAgent();
     return new ProxyAgent({
       ...common,
       uri: url.href,
@@ -56,6 +59,7 @@ export function makeDispatcher(o: HttpOptions): Dispatcher {
   }
   const env = process.env;
   if (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy) {
+    const EnvHttpProxyAgent = envHttpProxyAgent();
     return new EnvHttpProxyAgent({ ...common, requestTls: tlsOpts, proxyTls: tlsOpts } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
   }
   return new Agent(common);

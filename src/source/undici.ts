@@ -14,8 +14,9 @@ const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as typeof Undi
 Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
 
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
-export const ProxyAgent = require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent;
-export const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent;
+// the proxy dispatchers (and their SOCKS code) are loaded only by a run that uses a proxy
+export const proxyAgent = () => require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent;
+export const envHttpProxyAgent = () => require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent;
 export type { Dispatcher } from 'undici';
 
 /** undici's `request(url, opts)`, on a given dispatcher (undici's index wraps it the same way). */
