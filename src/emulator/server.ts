@@ -24,6 +24,8 @@ export interface RequestRecord {
   headers: Record<string, string | string[] | undefined>;
   status: number;             // 0 while unanswered, or when never answered (hang)
   returned: number;           // logs in the body
+  /** The `app` of every other logs request still open when this one arrived (shows concurrency). */
+  openAtArrival: string[];
 }
 export interface Emulator {
   url: string;
@@ -61,6 +63,7 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
   const expectedAuth = `Basic ${Buffer.from(`${keyId}:${keySecret}`).toString('base64')}`;
   const logs = initialLogs(o.data);
   const requests: RequestRecord[] = [];
+  const open = new Set<RequestRecord>();
   const faults = new Faults();
   let latency = o.latencyMs ?? 0;
   let logRequests = 0;
@@ -200,8 +203,13 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     for (const h of ['authorization', 'proxy-authorization']) if (headers[h] !== undefined) headers[h] = '[redacted]';
     const rec: RequestRecord = {
       method: req.method ?? 'GET', path, query: Object.fromEntries(new URLSearchParams(rawQuery)), headers, status: 0, returned: 0,
+      openAtArrival: [...open].map((r) => r.query.app ?? '?'),
     };
     requests.push(rec);
+    if (path.includes('/logs/get/')) {
+      open.add(rec);
+      res.on('close', () => open.delete(rec));
+    }
     const work = path.startsWith('/_emulator/') ? admin(req, res, rec, path)
       : req.method === 'GET' && safeDecode(path) === base ? logsRequest(req, res, rec, rawQuery)
         : Promise.reject(new HttpError(404, 'not found'));

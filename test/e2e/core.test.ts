@@ -68,6 +68,34 @@ describe('exactly once over repeated cron runs', () => {
   });
 });
 
+describe('both apps in one run', () => {
+  it('are pulled concurrently, each exactly once, each with its own marker', async () => {
+    const s = setup();
+    const n0 = emu.requests.length;
+    emu.setLatency(150);
+    let res;
+    try {
+      res = await runAgent([...s.base, '--page_size', '250', '--max_logs', '1000']);
+    } finally {
+      emu.setLatency(0);
+    }
+    expect(res.code, res.stderr).toBe(0);
+    const reqs = emu.requests.slice(n0).filter((r) => r.path.includes('/logs/get/'));
+    expect(reqs.every((r) => r.query.app === 'Investigate' || r.query.app === 'Detect')).toBe(true);
+    // an app's page was asked for while the other app's page was still being served
+    const overlapping = reqs.filter((r) => r.openAtArrival.some((app) => app !== r.query.app));
+    expect(overlapping.length).toBeGreaterThan(0);
+    const ids = idsOf(jsonLines(s.out));
+    expect(new Set(ids).size).toBe(ids.length);
+    const inv = new Set(emu.logs.Investigate.map((r) => r._id));
+    expect(ids.filter((id) => inv.has(id)).length).toBe(1000);
+    expect(ids.filter((id) => !inv.has(id)).length).toBe(1000);
+    const st = stateOf(s.dir)!;
+    expect(inv.has(st.apps.Investigate!.ids[0]!)).toBe(true);
+    expect(inv.has(st.apps.Detect!.ids[0]!)).toBe(false);
+  });
+});
+
 describe('--max_logs default', () => {
   it('is 10,000 per app, raised to 20,000 when the first page reports a larger backlog', async () => {
     const big = await startEmulator({ data: { seed: 3, counts: { Investigate: 25_000, Detect: 8_000 }, hostile: false } });
