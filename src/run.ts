@@ -65,6 +65,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     started_at: new Date(started).toISOString(), result: 'running', apps: {},
   };
   let statusChain = Promise.resolve();
+  let lastStatusAt = 0;
   const saveStatus = () => {
     if (o.dryRun) return statusChain;
     const snapshot = JSON.parse(JSON.stringify(status)) as JobStatus;
@@ -123,7 +124,11 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
           },
           commit: (m) => (o.dryRun ? Promise.resolve() : markers.commit(app, m)),
           onPage: () => {
-            void saveStatus();
+            // progress for `status` while a run goes on; once a second is enough (each write is 5 file operations)
+            if (Date.now() - lastStatusAt >= 1000) {
+              lastStatusAt = Date.now();
+              void saveStatus();
+            }
             bar.update(status.apps);
           },
         });
