@@ -1,10 +1,10 @@
 // The agent's promises when the API, the disk, the state or the process misbehave.
 import { mkdirSync, readFileSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { countIds, idsOf, jsonLines, runAgent, startAgent, stateOf, tmp, readLog, untilCaughtUp } from '../helpers/agent.js';
+import { BIN, countIds, idsOf, jsonLines, runAgent, startAgent, stateOf, tmp, readLog, untilCaughtUp } from '../helpers/agent.js';
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -292,6 +292,43 @@ describe('prefetch', () => {
     await untilCaughtUp([...s.args.filter((a2) => a2 !== '--rate' && a2 !== '100'), '-c'], s.log);
     const counts = countIds(idsOf(jsonLines(s.out)));
     for (const r of emu.logs.Investigate) expect(counts.get(r._id) ?? 0, r._id).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('FILE durability', () => {
+  // Reading the file after a SIGKILL (above) proves write-before-commit, but the page cache keeps
+  // unsynced data across a process kill; only the system calls show the fsync. strace -f follows
+  // the agent and its libuv threads: every page must be fsync'd once, before the marker moves.
+  it('fsyncs the output once per page, and before the marker that covers that page is renamed into place', async () => {
+    const s = setup(['--page_size', '100', '--max_logs', '500', '--elastica_app', 'investigate']);
+    const trace = join(s.dir, 'strace.txt');
+    // asynchronously: the emulator answers from this very process
+    const child = spawn('strace', ['-f', '-e', 'trace=openat,fsync,rename,write', '-o', trace, BIN, ...s.args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code, stderr).toBe(0);
+    expect(jsonLines(s.out).length).toBe(500);
+    const lines = readFileSync(trace, 'utf8').split('\n');
+    const outFd = lines.map((l) => new RegExp(`openat\\(AT_FDCWD, "${s.out}", [^)]*O_APPEND[^)]*\\) = (\\d+)`).exec(l)).find(Boolean)?.[1];
+    expect(outFd, 'the output file was opened for appending').toBeDefined();
+    const pendingFsync = new Map<string, string>(); // pid -> fd of an fsync not finished yet
+    let synced = 0;
+    let writes = 0;
+    const syncedAtCommit: number[] = [];
+    for (const l of lines) {
+      const pid = l.split(' ')[0]!;
+      let m: RegExpExecArray | null;
+      if ((m = /fsync\((\d+)\) += 0/.exec(l)) && m[1] === outFd) synced++;
+      else if ((m = /fsync\((\d+) <unfinished/.exec(l))) pendingFsync.set(pid, m[1]!);
+      else if (/<\.\.\. fsync resumed>\) += 0/.test(l) && pendingFsync.get(pid) === outFd) synced++;
+      else if (new RegExp(`write\\(${outFd}, `).test(l)) writes++;
+      else if (/rename\(".*\.export_log\.state\.[^"]*", ".*\/export_log\.state"/.test(l)) syncedAtCommit.push(synced);
+    }
+    expect(writes).toBeGreaterThanOrEqual(5);
+    expect(synced).toBe(5); // once per page, not per line
+    expect(syncedAtCommit.length).toBe(5);
+    syncedAtCommit.forEach((n, k) => expect(n, `marker commit ${k + 1} came before its page's fsync`).toBeGreaterThanOrEqual(k + 1));
   }, 60_000);
 });
 
