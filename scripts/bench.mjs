@@ -45,8 +45,10 @@ async function pullLimit(url, cfg) {
   const t0 = performance.now();
   const out = await new Promise((resolve, reject) => {
     // under GNU time too: its CPU is the floor for any client (HTTP, UTF-8 decoding, JSON.parse)
-    // with the V8 settings bin/siem-agent runs under, so the two differ only in what the agent does
-    const v8 = ['--max-old-space-size=128', '--max-semi-space-size=4', '--liftoff-only'];
+    // with the V8 settings bin/siem-agent runs under (its shebang's, plus the flag it sets at
+    // start), so the two differ only in what the agent does
+    const shebang = readFileSync(join(root, 'bin/siem-agent'), 'utf8').split('\n')[0];
+    const v8 = [...shebang.split(/\s+/).filter((w) => w.startsWith('--')), '--liftoff-only'];
     const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...v8, fileURLToPath(import.meta.url), '--pull', url, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     let err = '';
