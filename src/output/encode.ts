@@ -10,7 +10,7 @@ export function encodeLines(lines: readonly string[], terminator: '\n' | '' = '\
   let chars = 0;
   for (const l of lines) chars += l.length;
   // most logs are mostly ASCII: start near one byte per character and grow when a line may not fit
-  let buf = Buffer.allocUnsafe(chars + chars / 4 + lines.length * (term + 64) + 64);
+  let buf = Buffer.allocUnsafe(chars + (chars >> 2) + lines.length * (term + 64) + 64);
   let off = 0;
   for (let i = 0; i < lines.length; i++) {
     const s = map ? map(lines[i]!, i) : lines[i]!;
