@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeCefHeader, escapeCefValue, formatCef } from '../src/format/cef.js';
+import { cefHeader, cefPairs, escapeCefHeader, escapeCefValue, formatCef } from '../src/format/cef.js';
 import { escapeLeefValue, formatLeef } from '../src/format/leef.js';
 import { formatJson } from '../src/format/json.js';
 import { cutUtf8, type FormatContext } from '../src/format/fields.js';
@@ -50,6 +50,25 @@ describe('formatCef', () => {
     expect(line).toContain('externalId=abc123');
     expect(line).toMatch(/msg=x+…/);
     expect(n).toBe(1);
+  });
+});
+
+describe('CEF additional-data keys', () => {
+  const adKeys = (line: string) => [...line.matchAll(/ (ad\.[A-Za-z0-9_]+)=/g)].map((m) => m[1]);
+  it('numbers names that clean up alike, whichever comes first, and keeps record order', () => {
+    expect(adKeys(formatCef(rec({ a_b: 1, 'a-b': 2, c: 3 }), ctx()))).toEqual(['ad.a_b', 'ad.a_b_2', 'ad.c']);
+    expect(adKeys(formatCef(rec({ 'a-b': 1, a_b: 2, c: 3 }), ctx()))).toEqual(['ad.a_b', 'ad.a_b_2', 'ad.c']);
+    expect(formatCef(rec({ 'a-b': 'x', a_b: 'y' }), ctx())).toContain('ad.a_b=x ad.a_b_2=y');
+  });
+  it('sends a mapped field whose value does not fit its key to ad. after the clean names, numbered if taken', () => {
+    const line = formatCef(rec({ file_size: 'big', z: 1, 'file-size': 2 }), ctx());
+    expect(adKeys(line)).toEqual(['ad.file_size', 'ad.z', 'ad.file_size_2']);
+  });
+  it('writes the same line on the fast path as on the truncating path when nothing needs cutting', () => {
+    const r = rec({ message: 'a=b\nc', 'odd key': null, a_b: [1], 'a-b': { x: 1 }, file_size: 1.5, threat_score: 7 });
+    expect(formatCef(r, ctx())).toBe(formatCef(r, ctx({ maxBytes: 1 << 20 })));
+    const pairs = cefPairs(r, ctx()).map((p) => `${p.key}=${escapeCefValue(p.value)}`).join(' ');
+    expect(formatCef(r, ctx())).toBe(cefHeader(r, ctx()) + pairs);
   });
 });
 

@@ -8,7 +8,10 @@ import { fitPairs, numericSeverity, safeKey, text, type FormatContext, type Pair
  */
 const HEADER_MAX = 128;
 
+const HEADER_SPECIAL = /[\\|\r\n]/;
 export function escapeCefHeader(s: string): string {
+  // most header values need nothing: one test instead of a replace that allocates (measured below)
+  if (s.length <= HEADER_MAX && !HEADER_SPECIAL.test(s)) return s;
   const one = s.replace(/[\r\n]+/g, ' ');
   const capped = one.length > HEADER_MAX ? `${one.slice(0, HEADER_MAX - 1)}…` : one;
   return /[\\|]/.test(capped) ? capped.replace(/[\\|]/g, (c) => `\\${c}`) : capped;
@@ -44,9 +47,21 @@ const CUSTOM: ReadonlyArray<[field: string, key: string, label: string, check?: 
   ['user_name', 'cs6', 'userName'],
   ['threat_score', 'cn1', 'threatScore', Number.isInteger],
 ];
+const LABEL_KEYS = new Map(CUSTOM.map(([, key]) => [key, `${key}Label`]));
 const MAPPED = new Set(['_id', 'created_timestamp', ...STANDARD.map((s) => s[0]), ...CUSTOM.map((c) => c[0])]);
 
 type Emit = (key: string, value: string, keep: boolean) => void;
+
+/** `ad.<field>` for a field name that needs no cleaning, '' for one that does. Cached: names repeat. */
+const adKeys = new Map<string, string>();
+function plainAdKey(field: string): string {
+  let k = adKeys.get(field);
+  if (k === undefined) {
+    k = safeKey(field) === field ? `ad.${field}` : '';
+    if (adKeys.size < 10_000) adKeys.set(field, k);
+  }
+  return k;
+}
 
 /** Walks a record's CEF fields in line order; shared by the fast path and the truncating one. */
 function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
@@ -55,23 +70,39 @@ function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   emit('cat', ctx.app, true);
   let leftovers: string[] | undefined;
   for (const [field, key, check] of STANDARD) {
-    if (!Object.hasOwn(r, field)) continue;
-    if (check && !check(r[field])) (leftovers ??= []).push(field);
-    else emit(key, text(r[field]), false);
+    const v = r[field];
+    if (v === undefined && !Object.hasOwn(r, field)) continue;
+    if (check && !check(v)) (leftovers ??= []).push(field);
+    else emit(key, text(v), false);
   }
   for (const [field, key, label, check] of CUSTOM) {
-    if (!Object.hasOwn(r, field)) continue;
-    if (check && !check(r[field])) {
+    const v = r[field];
+    if (v === undefined && !Object.hasOwn(r, field)) continue;
+    if (check && !check(v)) {
       (leftovers ??= []).push(field);
       continue;
     }
-    emit(key, text(r[field]), false);
-    emit(`${key}Label`, label, true);
+    emit(key, text(v), false);
+    emit(LABEL_KEYS.get(key)!, label, true);
   }
-  // everything else, unknown fields too, as ArcSight "additional data" keys: nothing is dropped
-  for (const field in r) if (Object.hasOwn(r, field) && !MAPPED.has(field)) (leftovers ??= []).push(field);
+  // everything else, unknown fields too, as ArcSight "additional data" keys: nothing is dropped.
+  // Usual case: names that need no cleaning cannot collide, so they go straight out; from the
+  // first that needs cleaning (or after any earlier leftover) the rest take the collision check.
+  const keys = Object.keys(r);
+  let direct = 0;
+  if (!leftovers) {
+    for (; direct < keys.length; direct++) {
+      const field = keys[direct]!;
+      if (MAPPED.has(field)) continue;
+      const plain = plainAdKey(field);
+      if (plain === '') break;
+      emit(plain, text(r[field]), false);
+    }
+  }
+  for (let i = direct; i < keys.length; i++) if (!MAPPED.has(keys[i]!)) (leftovers ??= []).push(keys[i]!);
   if (!leftovers) return;
   const used = new Set<string>();
+  for (let i = 0; i < direct; i++) if (!MAPPED.has(keys[i]!)) used.add(plainAdKey(keys[i]!));
   for (const field of leftovers) {
     const base = `ad.${safeKey(field)}`;
     let key = base;
@@ -95,12 +126,15 @@ export function cefHeader(r: LogRecord, ctx: FormatContext): string {
 
 export function formatCef(r: LogRecord, ctx: FormatContext): string {
   const header = cefHeader(r, ctx);
-  // fast path: straight to a string, no intermediate pairs (the profile's largest formatter cost)
+  // fast path: no pairs, and one join whose result is a flat string (the header rides on the
+  // first piece), so the encoder copies each line once. Measured per 1,000 logs, format + encode:
+  // 10.6-11.2 ms before the cached keys above; 15-16 ms appending with += (each line a rope of
+  // ~40 pieces to flatten); 9.5 ms with `header + join` (a rope of two); 7.5-8.2 ms this way.
   const parts: string[] = [];
   cefFields(r, ctx, (key, value) => {
-    parts.push(`${key}=${escapeCefValue(value)}`);
+    parts.push(parts.length === 0 ? `${header}${key}=${escapeCefValue(value)}` : `${key}=${escapeCefValue(value)}`);
   });
-  const line = header + parts.join(' ');
+  const line = parts.join(' ');
   if (ctx.maxBytes <= 0 || line.length <= ctx.maxBytes / 3 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
   return fitPairs(cefPairs(r, ctx), (pairs) => {
     let ext = '';
