@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cefHeader, cefPairs, escapeCefHeader, escapeCefValue, formatCef } from '../src/format/cef.js';
-import { escapeLeefValue, formatLeef } from '../src/format/leef.js';
+import { escapeLeefValue, formatLeef, leefPairs } from '../src/format/leef.js';
 import { formatJson } from '../src/format/json.js';
 import { cutUtf8, type FormatContext } from '../src/format/fields.js';
 import type { LogRecord } from '../src/types.js';
@@ -79,6 +79,24 @@ describe('formatLeef', () => {
     expect(line.startsWith('LEEF:2.0|Symantec|CloudSOC|1.0.0|Login|^|devTime=2026-11-22T10:00:00.123Z^devTimeFormat=')).toBe(true);
     expect(line).toContain('^message=x\\^y');
     expect(line).toContain('^externalId=abc123');
+  });
+});
+
+describe('LEEF attribute keys', () => {
+  const keys = (line: string) => line.split('|').slice(6).join('|').split(/(?<!\\)\^/).map((a) => a.slice(0, a.indexOf('=')));
+  it('numbers a field whose key is taken (fixed, renamed or cleaned alike) and keeps record order', () => {
+    const line = formatLeef(rec({ cat: 'c', 'a-b': 1, a_b: 2, src: 's', host: 'h' }), ctx());
+    expect(keys(line)).toEqual(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'severity', 'service', 'cat_2', 'a_b', 'a_b_2', 'src', 'src_2']);
+    expect(line).toContain('^src=s^src_2=h');
+    // the same names the other way round: the clean ones first
+    const back = formatLeef(rec({ a_b: 1, host: 'h', cat: 'c', 'a-b': 2, src: 's' }), ctx());
+    expect(keys(back)).toEqual(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'severity', 'service', 'a_b', 'src', 'cat_2', 'a_b_2', 'src_2']);
+    expect(back).toContain('^src=h^');
+  });
+  it('writes the same line on the fast path as on the truncating path when nothing needs cutting', () => {
+    const r = rec({ message: 'a^b\nc', 'odd key': null, user: 'u', sev: 9, nested: { x: [1] } });
+    expect(formatLeef(r, ctx())).toBe(formatLeef(r, ctx({ maxBytes: 1 << 20 })));
+    expect(keys(formatLeef(r, ctx()))).toEqual(leefPairs(r, ctx()).map((p) => p.key));
   });
 });
 
