@@ -124,17 +124,29 @@ export function cefHeader(r: LogRecord, ctx: FormatContext): string {
   return `CEF:0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(sigId)}|${escapeCefHeader(name)}|${numericSeverity(r.severity)}|`;
 }
 
+/** " key=" for each key, made once: keys repeat on every line. */
+const prefixes = new Map<string, string>();
+function prefix(key: string): string {
+  let p = prefixes.get(key);
+  if (p === undefined) {
+    p = ` ${key}=`;
+    if (prefixes.size < 10_000) prefixes.set(key, p);
+  }
+  return p;
+}
+
 export function formatCef(r: LogRecord, ctx: FormatContext): string {
   const header = cefHeader(r, ctx);
-  // fast path: no pairs, and one join whose result is a flat string (the header rides on the
-  // first piece), so the encoder copies each line once. Measured per 1,000 logs, format + encode:
+  // fast path: no pairs, and one join whose result is a flat string, so the encoder copies each
+  // line once. The pieces are the cached " key=" texts and the values themselves: nothing is
+  // allocated per field unless a value needs escaping. Measured per 1,000 logs, format + encode:
   // 10.6-11.2 ms before the cached keys above; 15-16 ms appending with += (each line a rope of
-  // ~40 pieces to flatten); 9.5 ms with `header + join` (a rope of two); 7.5-8.2 ms this way.
-  const parts: string[] = [];
+  // ~40 pieces to flatten); 7.3-8.4 ms joining "key=value" strings; 6.0-6.5 ms this way.
+  const parts: string[] = [header];
   cefFields(r, ctx, (key, value) => {
-    parts.push(parts.length === 0 ? `${header}${key}=${escapeCefValue(value)}` : `${key}=${escapeCefValue(value)}`);
+    parts.push(parts.length === 1 ? `${key}=` : prefix(key), escapeCefValue(value));
   });
-  const line = parts.join(' ');
+  const line = parts.join('');
   if (ctx.maxBytes <= 0 || line.length <= ctx.maxBytes / 3 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
   return fitPairs(cefPairs(r, ctx), (pairs) => {
     let ext = '';
