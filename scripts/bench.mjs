@@ -162,6 +162,12 @@ for (const latency of LATENCIES) {
   const log2 = join(d2, 'agent.log');
   const rr = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d2, '--severity', 'all', '--max_logs', '2500', '--log_file', log2, '-o', 'FILE', '-f', join(d2, 'out.cef'), '--rate', '500']);
   rows.push({ latency: 0, output: 'FILE --rate 500', logs: delivered(log2), ...rr });
+  // the same logs unpaced: the difference is what the pacing itself costs
+  const d3 = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
+  const log3 = join(d3, 'agent.log');
+  const ru = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d3, '--severity', 'all', '--max_logs', '2500', '--log_file', log3, '-o', 'FILE', '-f', join(d3, 'out.cef')]);
+  rows.push({ latency: 0, output: 'FILE same logs unpaced', logs: delivered(log3), ...ru });
+  for (const dir of [d, d2, d3]) rmSync(dir, { recursive: true, force: true });
   await emu.stop();
 }
 
