@@ -1,5 +1,6 @@
 import type { LogRecord } from '../types.js';
-import { fitPairs, numericSeverity, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { numericSeverity, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { keyValueFormat, type Emit } from './line.js';
 import { escapeCefHeader } from './cef.js';
 
 /*
@@ -34,8 +35,6 @@ function plainKey(field: string): string {
   return k;
 }
 
-type Emit = (key: string, value: string, keep: boolean) => void;
-
 /** Walks a record's LEEF attributes in line order; shared by the fast path and the truncating one. */
 function leefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   emit('devTime', new Date(Date.parse(r.created_timestamp)).toISOString(), true);
@@ -67,37 +66,13 @@ function leefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   }
 }
 
-export function leefPairs(r: LogRecord, ctx: FormatContext): Pair[] {
-  const pairs: Pair[] = [];
-  leefFields(r, ctx, (key, value, keep) => pairs.push({ key, value, keep }));
-  return pairs;
-}
+const LEEF = keyValueFormat(LEEF_DELIMITER, escapeLeefValue, leefFields);
 
-/** "^key=" for each key, made once: keys repeat on every line. */
-const prefixes = new Map<string, string>();
-function prefix(key: string): string {
-  let p = prefixes.get(key);
-  if (p === undefined) {
-    p = `${LEEF_DELIMITER}${key}=`;
-    if (prefixes.size < 10_000) prefixes.set(key, p);
-  }
-  return p;
+export function leefPairs(r: LogRecord, ctx: FormatContext): Pair[] {
+  return LEEF.pairs(r, ctx);
 }
 
 export function formatLeef(r: LogRecord, ctx: FormatContext): string {
   const eventId = typeof r.activity_type === 'string' && r.activity_type !== '' ? r.activity_type : ctx.app;
-  const header = `LEEF:2.0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(eventId)}|${LEEF_DELIMITER}|`;
-  // fast path as in CEF: no pairs, cached "^key=" texts and the values joined into one flat
-  // string; per 1,000 logs, format + encode took 17.5 ms with pairs and += before, 5.6-5.9 ms now
-  const parts: string[] = [header];
-  leefFields(r, ctx, (key, value) => {
-    parts.push(parts.length === 1 ? `${key}=` : prefix(key), escapeLeefValue(value));
-  });
-  const line = parts.join('');
-  if (ctx.maxBytes <= 0 || line.length <= ctx.maxBytes / 3 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
-  return fitPairs(leefPairs(r, ctx), (pairs) => {
-    let body = '';
-    for (const p of pairs) body += `${body === '' ? '' : LEEF_DELIMITER}${p.key}=${escapeLeefValue(p.value)}`;
-    return header + body;
-  }, ctx);
+  return LEEF.line(`LEEF:2.0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(eventId)}|${LEEF_DELIMITER}|`, r, ctx);
 }
