@@ -1,6 +1,6 @@
 import type { LogRecord } from '../types.js';
-import { numericSeverity, safeKey, text, type FormatContext, type Pair } from './fields.js';
-import { keyValueFormat, type Emit } from './line.js';
+import { numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
 
 /*
  * CEF as ArcSight's "Implementing ArcSight CEF" defines it. Header: `\` and `|` escaped.
@@ -11,7 +11,7 @@ const HEADER_MAX = 128;
 
 const HEADER_SPECIAL = /[\\|\r\n]/;
 export function escapeCefHeader(s: string): string {
-  // most header values need nothing: one test instead of a replace that allocates (measured below)
+  // most header values need nothing: one test instead of a replace that copies every value
   if (s.length <= HEADER_MAX && !HEADER_SPECIAL.test(s)) return s;
   const one = s.replace(/[\r\n]+/g, ' ');
   const capped = one.length > HEADER_MAX ? `${one.slice(0, HEADER_MAX - 1)}…` : one;
@@ -51,16 +51,11 @@ const CUSTOM: ReadonlyArray<[field: string, key: string, label: string, check?: 
 const LABEL_KEYS = new Map(CUSTOM.map(([, key]) => [key, `${key}Label`]));
 const MAPPED = new Set(['_id', 'created_timestamp', ...STANDARD.map((s) => s[0]), ...CUSTOM.map((c) => c[0])]);
 
-/** `ad.<field>` for a field name that needs no cleaning, '' for one that does. Cached: names repeat. */
-const adKeys = new Map<string, string>();
-function plainAdKey(field: string): string {
-  let k = adKeys.get(field);
-  if (k === undefined) {
-    k = safeKey(field) === field ? `ad.${field}` : '';
-    if (adKeys.size < 10_000) adKeys.set(field, k);
-  }
-  return k;
-}
+/** `ad.<field>` for a field name that needs no cleaning, '' for one that does. */
+const plainAdKey = perName((field) => (safeKey(field) === field ? `ad.${field}` : ''));
+
+const AD_KEYS: UniqueKeys = { plainKey: plainAdKey, baseKey: (field) => `ad.${safeKey(field)}` };
+const AD_KEYS_UNMAPPED: UniqueKeys = { ...AD_KEYS, skip: (field) => MAPPED.has(field) };
 
 /** Walks a record's CEF fields in line order; shared by the fast path and the truncating one. */
 function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
@@ -84,30 +79,13 @@ function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
     emit(key, text(v), false);
     emit(LABEL_KEYS.get(key)!, label, true);
   }
-  // everything else, unknown fields too, as ArcSight "additional data" keys: nothing is dropped.
-  // Usual case: names that need no cleaning cannot collide, so they go straight out; from the
-  // first that needs cleaning (or after any earlier leftover) the rest take the collision check.
-  const keys = Object.keys(r);
-  let direct = 0;
-  if (!leftovers) {
-    for (; direct < keys.length; direct++) {
-      const field = keys[direct]!;
-      if (MAPPED.has(field)) continue;
-      const plain = plainAdKey(field);
-      if (plain === '') break;
-      emit(plain, text(r[field]), false);
-    }
-  }
-  for (let i = direct; i < keys.length; i++) if (!MAPPED.has(keys[i]!)) (leftovers ??= []).push(keys[i]!);
-  if (!leftovers) return;
-  const used = new Set<string>();
-  for (let i = 0; i < direct; i++) if (!MAPPED.has(keys[i]!)) used.add(plainAdKey(keys[i]!));
-  for (const field of leftovers) {
-    const base = `ad.${safeKey(field)}`;
-    let key = base;
-    for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
-    used.add(key);
-    emit(key, text(r[field]), false);
+  // then mapped fields whose values did not fit their key and every other field, unknown ones
+  // too, as ArcSight "additional data" keys: nothing is dropped
+  if (leftovers) {
+    for (const field of Object.keys(r)) if (!MAPPED.has(field)) leftovers.push(field);
+    emitUnique(r, leftovers, AD_KEYS, emit);
+  } else {
+    emitUnique(r, Object.keys(r), AD_KEYS_UNMAPPED, emit);
   }
 }
 

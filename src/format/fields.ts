@@ -19,16 +19,24 @@ export function text(v: unknown): string {
   return String(v);
 }
 
-const keyCache = new Map<string, string>();
-/** Field names become keys of [A-Za-z0-9_] only, so no name can forge syntax. Cached: names repeat. */
-export function safeKey(name: string): string {
-  let k = keyCache.get(name);
-  if (k === undefined) {
-    k = name.replace(/[^A-Za-z0-9_]/g, '_') || '_';
-    if (keyCache.size < 10_000) keyCache.set(name, k);
-  }
-  return k;
+/**
+ * Remembers f's answer per name: field names repeat on every line, and a page has few distinct
+ * ones. At most 10,000 are kept, so records with random field names cannot grow memory.
+ */
+export function perName(f: (name: string) => string): (name: string) => string {
+  const cache = new Map<string, string>();
+  return (name) => {
+    let v = cache.get(name);
+    if (v === undefined) {
+      v = f(name);
+      if (cache.size < 10_000) cache.set(name, v);
+    }
+    return v;
+  };
 }
+
+/** Field names become keys of [A-Za-z0-9_] only, so no name can forge syntax. */
+export const safeKey = perName((name) => name.replace(/[^A-Za-z0-9_]/g, '_') || '_');
 
 // a Map, not an object literal: a field value like "constructor" must not find Object.prototype
 const SEV_CEF = new Map<string, number>([

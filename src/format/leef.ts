@@ -1,6 +1,6 @@
 import type { LogRecord } from '../types.js';
-import { numericSeverity, safeKey, text, type FormatContext, type Pair } from './fields.js';
-import { keyValueFormat, type Emit } from './line.js';
+import { numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
 import { escapeCefHeader } from './cef.js';
 
 /*
@@ -24,16 +24,16 @@ const FIXED = ['devTime', 'devTimeFormat', 'sev', 'cat'];
 /** Keys a field name could clash with: the fixed ones and the renamed ones. */
 const TAKEN = new Set([...FIXED, ...RENAMED.values()]);
 
-/** A field's key when it cannot clash with another (a clean name, or a renamed one), else ''. Cached: names repeat. */
-const plainKeys = new Map<string, string>();
-function plainKey(field: string): string {
-  let k = plainKeys.get(field);
-  if (k === undefined) {
-    k = RENAMED.get(field) ?? (safeKey(field) === field && !TAKEN.has(field) ? field : '');
-    if (plainKeys.size < 10_000) plainKeys.set(field, k);
-  }
-  return k;
-}
+/** A field's key when it cannot clash with another (a clean name, or a renamed one), else ''. */
+const plainKey = perName((field) => RENAMED.get(field) ?? (safeKey(field) === field && !TAKEN.has(field) ? field : ''));
+
+const LEEF_KEYS: UniqueKeys = {
+  plainKey,
+  baseKey: (field) => RENAMED.get(field) ?? safeKey(field),
+  taken: FIXED,
+  skip: (field) => field === 'created_timestamp',
+  keep: (field) => field === '_id',
+};
 
 /** Walks a record's LEEF attributes in line order; shared by the fast path and the truncating one. */
 function leefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
@@ -41,29 +41,7 @@ function leefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   emit('devTimeFormat', LEEF_TIME_FORMAT, true);
   emit('sev', String(numericSeverity(r.severity)), true);
   emit('cat', ctx.app, true);
-  // usual case: names that cannot clash go straight out; from the first that could, the rest
-  // take the collision check against every key written so far
-  const keys = Object.keys(r);
-  let direct = 0;
-  for (; direct < keys.length; direct++) {
-    const field = keys[direct]!;
-    if (field === 'created_timestamp') continue;
-    const key = plainKey(field);
-    if (key === '') break;
-    emit(key, text(r[field]), field === '_id');
-  }
-  if (direct === keys.length) return;
-  const used = new Set(FIXED);
-  for (let i = 0; i < direct; i++) if (keys[i] !== 'created_timestamp') used.add(plainKey(keys[i]!));
-  for (let i = direct; i < keys.length; i++) {
-    const field = keys[i]!;
-    if (field === 'created_timestamp') continue;
-    const base = RENAMED.get(field) ?? safeKey(field);
-    let key = base;
-    for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
-    used.add(key);
-    emit(key, text(r[field]), field === '_id');
-  }
+  emitUnique(r, Object.keys(r), LEEF_KEYS, emit);
 }
 
 const LEEF = keyValueFormat(LEEF_DELIMITER, escapeLeefValue, leefFields);

@@ -1,5 +1,5 @@
 import type { LogRecord } from '../types.js';
-import { fitPairs, type FormatContext, type Pair } from './fields.js';
+import { fitPairs, perName, text, type FormatContext, type Pair } from './fields.js';
 
 /** Receives a record's pairs in line order; `keep` marks values that are never shortened. */
 export type Emit = (key: string, value: string, keep: boolean) => void;
@@ -23,15 +23,7 @@ export interface KeyValueFormat {
  * ctx.maxBytes takes the per-field objects that fitPairs shortens.
  */
 export function keyValueFormat(sep: string, escape: (value: string) => string, walk: Walk): KeyValueFormat {
-  const prefixes = new Map<string, string>();
-  const prefix = (key: string): string => {
-    let p = prefixes.get(key);
-    if (p === undefined) {
-      p = `${sep}${key}=`;
-      if (prefixes.size < 10_000) prefixes.set(key, p);
-    }
-    return p;
-  };
+  const prefix = perName((key) => `${sep}${key}=`);
   const pairs = (r: LogRecord, ctx: FormatContext): Pair[] => {
     const out: Pair[] = [];
     walk(r, ctx, (key, value, keep) => out.push({ key, value, keep }));
@@ -49,4 +41,46 @@ export function keyValueFormat(sep: string, escape: (value: string) => string, w
       return fitPairs(pairs(r, ctx), (ps) => header + ps.map((p) => `${p.key}=${escape(p.value)}`).join(sep), ctx);
     },
   };
+}
+
+export interface UniqueKeys {
+  /** A key that cannot clash with any other field's (a clean name, a renamed one), or '' if it might. */
+  plainKey: (field: string) => string;
+  /** The key before numbering, for a field that might clash. */
+  baseKey: (field: string) => string;
+  /** Keys the format has already written before these fields. */
+  taken?: readonly string[];
+  /** Fields the format has written under keys of their own. */
+  skip?: (field: string) => boolean;
+  /** Fields whose values are never shortened. */
+  keep?: (field: string) => boolean;
+}
+
+/**
+ * Emits r's `fields` under keys that never repeat within a line: nothing is dropped, and two
+ * names that clean up alike become key and key_2, in field order. Usual case: every name is
+ * plain and goes straight out with no bookkeeping; from the first one that might clash, the rest
+ * are checked against every key written so far.
+ */
+export function emitUnique(r: LogRecord, fields: readonly string[], k: UniqueKeys, emit: Emit): void {
+  let i = 0;
+  for (; i < fields.length; i++) {
+    const field = fields[i]!;
+    if (k.skip?.(field)) continue;
+    const key = k.plainKey(field);
+    if (key === '') break;
+    emit(key, text(r[field]), k.keep?.(field) ?? false);
+  }
+  if (i === fields.length) return;
+  const used = new Set(k.taken);
+  for (let j = 0; j < i; j++) if (!k.skip?.(fields[j]!)) used.add(k.plainKey(fields[j]!));
+  for (; i < fields.length; i++) {
+    const field = fields[i]!;
+    if (k.skip?.(field)) continue;
+    const base = k.baseKey(field);
+    let key = base;
+    for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
+    used.add(key);
+    emit(key, text(r[field]), k.keep?.(field) ?? false);
+  }
 }
