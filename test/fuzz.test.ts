@@ -3,8 +3,8 @@
 // or as the documented truncation (a prefix of the value followed by "…").
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatCef } from '../src/format/cef.js';
-import { formatLeef } from '../src/format/leef.js';
+import { cefHeader, cefPairs, escapeCefValue, formatCef } from '../src/format/cef.js';
+import { escapeLeefValue, formatLeef, leefPairs } from '../src/format/leef.js';
 import { formatJson } from '../src/format/json.js';
 import type { LogRecord } from '../src/types.js';
 import { parseCef, parseJsonLine, parseLeef } from './helpers/parsers.js';
@@ -58,6 +58,15 @@ describe('every format survives hostile records (property-based)', () => {
       const parsed = parseLeef(line);
       expect(parsed.attrs.devTime).toBe(new Date(Date.parse(r.created_timestamp)).toISOString());
       for (const [k, v] of Object.entries(want!)) expect(parsed.attrs[k], `key ${k}`).toBe(v);
+    }), { numRuns: 400 });
+  });
+
+  it('CEF and LEEF: the fast path writes exactly the pairs the truncating path works on', () => {
+    fc.assert(fc.property(record, (r) => {
+      const cef = cefPairs(r, ctx()).map((p) => `${p.key}=${escapeCefValue(p.value)}`).join(' ');
+      expect(formatCef(r, ctx())).toBe(cefHeader(r, ctx()) + cef);
+      const leef = leefPairs(r, ctx()).map((p) => `${p.key}=${escapeLeefValue(p.value)}`).join('^');
+      expect(formatLeef(r, ctx()).endsWith(`|^|${leef}`)).toBe(true);
     }), { numRuns: 400 });
   });
 
