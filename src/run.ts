@@ -84,7 +84,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         throw new StateError(`state directory ${o.stateDir} is not writable (${e.code ?? e.message})`);
       });
     }
-    output = await openOutput(o);
+    output = await openOutput(o, (msg) => log.warn(msg));
     const datagrams = o.output.kind === 'SYSLOG' || (o.output.kind === 'REMOTE' && o.output.socketType === 'UDP');
     const bucket = o.rate ? new TokenBucket(o.rate, burstFor(o.rate, datagrams)) : undefined;
     const out = serialised(bucket ? paced(output, bucket, stop.signal) : output);

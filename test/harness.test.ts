@@ -2,14 +2,14 @@
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCef, parseLeef, parseRfc3164, parseRfc5424, parseSyslogFrame } from './helpers/parsers.js';
 import { daemonsAvailable, freePort, startRsyslog, startSyslogNg, type Daemon } from './helpers/daemons.js';
 import { makeCerts } from './helpers/certs.js';
-import { tmp } from './helpers/agent.js';
+import { jsonLinesAfterKills, tmp } from './helpers/agent.js';
 
 describe('CEF parser, on the ArcSight specification examples', () => {
   it('parses the basic example', () => {
@@ -101,5 +101,23 @@ describe('private daemons receive byte-exact messages', () => {
       ts.on('error', reject);
     });
     expect(await t.waitForLines(1, 5000)).toEqual([payload]);
+  });
+});
+
+describe('jsonLinesAfterKills, the reader of files written by killed runs', () => {
+  const file = (text: string) => {
+    const p = join(tmp('sa-judge-'), 'out.json');
+    writeFileSync(p, text);
+    return p;
+  };
+  it('leaves out a cut line only when the same line comes later in full', () => {
+    const full = '{"_id":"b","x":1}';
+    expect(jsonLinesAfterKills(file(`{"_id":"a"}\n{"_id":"b",\n${full}\n`)).map((r) => r._id)).toEqual(['a', 'b']);
+    expect(() => jsonLinesAfterKills(file(`{"_id":"a"}\n{"_id":"c",\n${full}\n`))).toThrow(/line 2 is neither JSON/);
+    // glued to the next run's first line, as without the agent's repair: caught
+    expect(() => jsonLinesAfterKills(file(`{"_id":"b",${full}\n${full}\n`))).toThrow(/line 1/);
+  });
+  it('leaves out a last piece that no run has ended yet', () => {
+    expect(jsonLinesAfterKills(file('{"_id":"a"}\n{"_id":"b","x"')).map((r) => r._id)).toEqual(['a']);
   });
 });

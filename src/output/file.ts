@@ -17,9 +17,10 @@ export interface FileOptions {
  * (rotating-file-stream cannot fsync and rotates after a chunk has crossed the limit, so the
  * delivery file uses this small writer; the agent's own log uses rotating-file-stream.)
  */
-export function fileOutput(o: FileOptions): Output {
+export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => undefined): Output {
   let fh: FileHandle | undefined;
   let size = 0;
+  let tailChecked = false;
   const rotating = o.maxBytes > 0 && o.backupCount > 0;
   const fail = (e: unknown, delivered: number): OutputError => {
     const code = (e as NodeJS.ErrnoException).code;
@@ -43,6 +44,29 @@ export function fileOutput(o: FileOptions): Output {
     }
     await rename(o.path, `${o.path}.1`);
     await reopen();
+  }
+
+  /**
+   * A run killed in the middle of a write leaves the file ending in a cut line, and the next line
+   * appended would be glued to it. End it with a line break: the cut line is a fragment of a
+   * page that was never checkpointed, so its logs are sent again in full. (Cutting the file back
+   * instead would make a forwarder tailing it see a truncated file and read it all again.)
+   * Done at the first write, not at open, so `check` never changes the file.
+   */
+  async function endCutLine(): Promise<void> {
+    tailChecked = true;
+    if (size === 0) return;
+    const last = Buffer.alloc(1);
+    const rh = await open(o.path, 'r').catch(() => undefined); // unreadable: nothing to learn
+    if (!rh) return;
+    try {
+      const { bytesRead } = await rh.read(last, 0, 1, size - 1);
+      if (bytesRead !== 1 || last[0] === 0x0a) return;
+    } finally {
+      await rh.close();
+    }
+    await writeChunk(Buffer.from('\n'));
+    warn(`output file ${o.path} ended in the middle of a line (a run was stopped while writing it); ended that line so the next one stands alone; its logs are written again in full`);
   }
 
   /** Writes one chunk completely; on failure cuts the file back so no partial line stays. */
@@ -77,6 +101,7 @@ export function fileOutput(o: FileOptions): Output {
       if (!fh) throw new OutputError(`output file ${o.path}: not open`);
       let delivered = 0;
       try {
+        if (!tailChecked) await endCutLine();
         if (!rotating) {
           await writeChunk(encodeLines(lines));
           delivered = lines.length;

@@ -2,12 +2,12 @@ import type { RunOptions } from '../options.js';
 import type { Output } from './types.js';
 
 /** Output name → factory. Loaded lazily so a run pays only for the transport it uses. */
-export async function openOutput(o: Pick<RunOptions, 'output' | 'dryRun' | 'reconnectS'>): Promise<Output> {
+export async function openOutput(o: Pick<RunOptions, 'output' | 'dryRun' | 'reconnectS'>, warn?: (msg: string) => void): Promise<Output> {
   const spec = o.dryRun ? ({ kind: 'STREAM', stream: 'STDOUT' } as const) : o.output;
   let out: Output;
   switch (spec.kind) {
     case 'FILE':
-      out = (await import('./file.js')).fileOutput(spec);
+      out = (await import('./file.js')).fileOutput(spec, warn);
       break;
     case 'STREAM':
       out = (await import('./stream.js')).streamOutput(spec.stream);

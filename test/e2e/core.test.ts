@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { countIds, delivered, idsOf, jsonLines, readLog, runAgent, startAgent, stateOf, tmp, untilCaughtUp } from '../helpers/agent.js';
+import { countIds, delivered, idsOf, jsonLines, jsonLinesAfterKills, readLog, runAgent, startAgent, stateOf, tmp, untilCaughtUp } from '../helpers/agent.js';
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -141,7 +141,7 @@ describe('kill -9 at random moments', () => {
       emu.setLatency(0);
     }
     await untilCaughtUp([...s.base, '-c'], s.log);
-    const counts = countIds(idsOf(jsonLines(s.out)));
+    const counts = countIds(idsOf(jsonLinesAfterKills(s.out)));
     for (const id of allIds()) expect(counts.get(id) ?? 0, `log ${id} lost`).toBeGreaterThan(0);
     const dupes = [...counts.values()].reduce((a, n) => a + n - 1, 0);
     // both apps run concurrently, so a kill can catch one page of each in flight

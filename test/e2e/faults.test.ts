@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { BIN, countIds, idsOf, jsonLines, runAgent, startAgent, stateOf, tmp, readLog, untilCaughtUp } from '../helpers/agent.js';
+import { BIN, countIds, idsOf, jsonLines, jsonLinesAfterKills, runAgent, startAgent, stateOf, tmp, readLog, untilCaughtUp } from '../helpers/agent.js';
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -257,7 +257,7 @@ describe('process faults', () => {
         await a.done;
         // what the marker says was delivered must be in the file right after the kill (fsync before commit)
         const st = stateOf(s.dir);
-        const inFile = new Set(idsOf(jsonLines(s.out)));
+        const inFile = new Set(idsOf(jsonLinesAfterKills(s.out)));
         for (const m of Object.values(st?.apps ?? {})) for (const id of m.ids) expect(inFile.has(id), `marker id ${id} not in the file`).toBe(true);
       }
     } finally {
@@ -265,7 +265,7 @@ describe('process faults', () => {
     }
     // the stale lock of the last killed run is taken over (after 30 s) or cleared with -c
     await untilCaughtUp([...s.args, '-c'], s.log);
-    const counts = countIds(idsOf(jsonLines(s.out)));
+    const counts = countIds(idsOf(jsonLinesAfterKills(s.out)));
     for (const id of allIds()) expect(counts.get(id) ?? 0, `log ${id} lost`).toBeGreaterThan(0);
     const dupes = [...counts.values()].reduce((a, n) => a + n - 1, 0);
     expect(dupes).toBeLessThanOrEqual(kills * pageSize * 2);
@@ -281,7 +281,7 @@ describe('prefetch', () => {
     a.child.kill('SIGKILL');
     await a.done;
     const fetched = emu.requests.slice(n0).filter((r) => r.path.includes('/logs/get/')).length;
-    const written = jsonLines(s.out);
+    const written = jsonLinesAfterKills(s.out);
     const pagesWritten = Math.ceil(written.length / 50);
     expect(fetched).toBeGreaterThan(pagesWritten); // the next page was fetched while this one was written
     const m = stateOf(s.dir)!.apps.Investigate!;
@@ -290,7 +290,7 @@ describe('prefetch', () => {
     const lastWritten = Math.max(...written.map((l) => Date.parse(l.created_timestamp as string)));
     expect(Date.parse(m.timestamp)).toBeLessThanOrEqual(lastWritten);
     await untilCaughtUp([...s.args.filter((a2) => a2 !== '--rate' && a2 !== '100'), '-c'], s.log);
-    const counts = countIds(idsOf(jsonLines(s.out)));
+    const counts = countIds(idsOf(jsonLinesAfterKills(s.out)));
     for (const r of emu.logs.Investigate) expect(counts.get(r._id) ?? 0, r._id).toBeGreaterThan(0);
   }, 60_000);
 });
@@ -356,7 +356,7 @@ describe('a stale lock', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr + readLog(s.log)).toMatch(/did not finish; resuming from the last checkpoint/);
     await untilCaughtUp(s.args, s.log);
-    const counts = countIds(idsOf(jsonLines(s.out)));
+    const counts = countIds(idsOf(jsonLinesAfterKills(s.out)));
     for (const id of allIds()) expect(counts.get(id) ?? 0).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
 // Every output path against a real receiver: rsyslog / syslog-ng daemons started by the tests
 // with private configs, checked with parsers written from the specs (test/helpers/parsers.ts).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -354,5 +354,39 @@ describe('FILE rotation', () => {
     const res = await runAgent(agentArgs(dir, ['-o', 'FILE', '-f', join(dir, 'out.cef'), '--max_bytes', '60000']));
     expect(res.code, res.stderr).toBe(0);
     expect(cefFiles(dir)).toEqual(['out.cef']);
+  });
+});
+
+describe('FILE after a run killed mid-write', () => {
+  // what a SIGKILL during a page's write leaves: whole lines, then the start of one
+  const before = '{"_id":"a","created_timestamp":"2026-01-01T00:00:00.000Z"}\n{"_id":"cut-he';
+
+  it('ends the cut line, never shortens the file, and every line after it is whole', async () => {
+    const dir = tmp('sa-cut-');
+    const out = join(dir, 'out.json');
+    writeFileSync(out, before);
+    const res = await runAgent(agentArgs(dir, ['-o', 'FILE', '-f', out, '--format', 'json', '--elastica_app', 'detect']));
+    expect(res.code, res.stderr).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    // a forwarder tailing the file must only ever see it grow
+    expect(text.startsWith(`${before}\n`)).toBe(true);
+    const after = text.slice(before.length + 1).split('\n');
+    expect(after.pop()).toBe('');
+    expect(after.map((l) => (JSON.parse(l) as LogRecord)._id).sort()).toEqual(emu.logs.Detect.map((r) => r._id).sort());
+    expect(readFileSync(join(dir, 'agent.log'), 'utf8')).toMatch(/ended in the middle of a line .*its logs are written again in full/);
+  });
+
+  it('adds nothing to a file that ends with a whole line', async () => {
+    const dir = tmp('sa-cut-');
+    const out = join(dir, 'out.json');
+    const whole = before.slice(0, before.indexOf('\n') + 1);
+    writeFileSync(out, whole);
+    const res = await runAgent(agentArgs(dir, ['-o', 'FILE', '-f', out, '--format', 'json', '--elastica_app', 'detect']));
+    expect(res.code, res.stderr).toBe(0);
+    const lines = readFileSync(out, 'utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(1 + emu.logs.Detect.length);
+    expect(lines.every((l) => l !== '')).toBe(true);
+    expect(readFileSync(join(dir, 'agent.log'), 'utf8')).not.toMatch(/middle of a line/);
   });
 });

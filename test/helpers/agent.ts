@@ -47,6 +47,30 @@ export function jsonLines(path: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/**
+ * jsonLines for a file written by runs that were SIGKILLed: a kill during a write leaves the start
+ * of a line, which the next run ends with a line break before appending. Such a line is accepted
+ * (and left out) only if a later line starts with it: the same log written again in full. A file
+ * still ending mid-line (killed, not yet run again) has that last piece left out.
+ */
+export function jsonLinesAfterKills(path: string): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.pop(); // '' after the last line break, or a cut line not yet ended by a run
+  const out: Record<string, unknown>[] = [];
+  lines.forEach((l, i) => {
+    if (l === '') return;
+    try {
+      out.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      if (!lines.slice(i + 1).some((later) => later !== l && later.startsWith(l))) {
+        throw new Error(`${path} line ${i + 1} is neither JSON nor the start of a line written later: ${l.slice(0, 80)}`);
+      }
+    }
+  });
+  return out;
+}
+
 export function idsOf(lines: Record<string, unknown>[]): string[] {
   return lines.map((l) => l._id as string);
 }
