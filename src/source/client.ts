@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import type { LogRecord } from '../types.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
+import { bodyText, parseBody } from './page-json.js';
+import { readBody } from './body.js';
 
 export interface Page {
   meta: { limit?: number; total_count?: number; next?: string | null };
@@ -104,14 +106,18 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
     let waitMs: number | undefined;
     try {
       const res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, signal: ctx.signal });
-      const text = await res.body.text();
-      if (res.statusCode === 200) {
-        const page = parsePage(text, what);
-        if (page) return page;
-        err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${text.length === 0 ? 'empty' : bodySnippet(text).slice(0, 60)})`, 200, true);
-      } else {
-        err = classify(res.statusCode, text, ctx, what);
-        if (res.statusCode === 429) waitMs = retryAfterMs(res.headers['retry-after']);
+      const { body, release } = await readBody(res.body, Number(res.headers['content-length']) || 0);
+      try {
+        if (res.statusCode === 200) {
+          const page = parsePage(body, what);
+          if (page) return page;
+          err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${body.length === 0 ? 'empty' : bodySnippet(bodyText(body)).slice(0, 60)})`, 200, true);
+        } else {
+          err = classify(res.statusCode, bodyText(body), ctx, what);
+          if (res.statusCode === 429) waitMs = retryAfterMs(res.headers['retry-after']);
+        }
+      } finally {
+        release();
       }
     } catch (e) {
       if (ctx.signal.aborted) throw new InterruptedError('stopped while fetching');
@@ -131,10 +137,10 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
   }
 }
 
-function parsePage(text: string, what: string): Page | undefined {
+function parsePage(body: Buffer, what: string): Page | undefined {
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseBody(body);
   } catch {
     return undefined;
   }
