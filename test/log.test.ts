@@ -1,0 +1,15 @@
+// The run id goes into every log line and the heartbeat's _id, which a SIEM may deduplicate on:
+// it must be a well-formed random UUID, different on every run.
+import { describe, expect, it } from 'vitest';
+import { runUuid } from '../src/log.js';
+
+describe('runUuid', () => {
+  it('gives version 4 UUIDs, all different', () => {
+    const ids = Array.from({ length: 2000 }, () => runUuid());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    // every hex digit outside the fixed version/variant bits takes many values: random, not a counter
+    const firstDigits = new Set(ids.map((id) => id[0]));
+    expect(firstDigits.size).toBe(16);
+  });
+});
