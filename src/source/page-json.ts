@@ -18,9 +18,7 @@ import { isUtf8 } from 'node:buffer';
 
 export function parseBody(body: Buffer): unknown {
   const doc = fastParse(body);
-  if (doc !== undefined) return doc;
-  const start = body.length > 2 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
-  return JSON.parse(body.toString('utf8', start, body.length));
+  return doc !== undefined ? doc : JSON.parse(bodyText(body));
 }
 
 /** The body's text for messages (error bodies are small). */

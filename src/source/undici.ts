@@ -31,7 +31,7 @@ require.cache[h2] ??= {
 } as unknown as NodeJS.Module;
 
 const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as typeof Undici.Dispatcher;
-// what undici's index does, for the one method the agent calls (its index adds five, 5 ms more)
+// what undici's index does, for the one method the agent calls (the index loads all five: 5 ms more)
 Object.assign(Dispatcher.prototype, { request: require('undici/lib/api/api-request.js') as unknown });
 // a proxy opens its tunnel with Dispatcher.connect
 const withConnect = <T>(load: () => T): T => {
