@@ -85,8 +85,8 @@ for d in bin src scripts; do
   if ! diff -rq "$SRC/$d" "$APP/$d" >/dev/null 2>&1; then rm -rf "${APP:?}/$d"; cp -R "$SRC/$d" "$APP/$d"; step "copied $d/"; fi
 done
 STAMP="$APP/.build-stamp"
-WANT="$(cat "$SRC/package-lock.json" "$SRC/tsconfig.json" | cksum) $(find "$SRC/src" -type f -exec cksum {} + | sort | cksum)"
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ ! -f "$APP/dist/cli.js" ]; then
+WANT="$(cat "$SRC/package-lock.json" "$SRC/tsconfig.json" | cksum) $(find "$SRC/src" "$SRC/scripts/build.mjs" -type f -exec cksum {} + | sort | cksum)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] || [ ! -f "$APP/dist/siem-agent.cjs" ]; then
   step "installing dependencies and building (npm ci, npm run build, npm prune --omit=dev)"
   (cd "$APP" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build --silent && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$WANT" > "$STAMP"

@@ -7,10 +7,7 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// the same HTTP stack as the agent (undici's dispatcher and request, without its fetch code)
-import { request, Agent } from '../dist/source/undici.js';
-// and the agent's page parser: the pull limit must not pay more than the agent for reading a page
-import { parseBody } from '../dist/source/page-json.js';
+import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => {
@@ -66,6 +63,9 @@ async function pullLimit(url, cfg) {
 }
 
 async function pullOnly(url, cfg) {
+  // the agent's own HTTP stack (undici's dispatcher and request, without its fetch code) and page
+  // parser, from its bundle: the pull limit must not pay more than the agent for reading a page
+  const { request, Agent, parseBody } = await createRequire(import.meta.url)('../dist/siem-agent.cjs').pullParts();
   const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
   const auth = `Basic ${Buffer.from(`${cfg.key_id}:${cfg.key_secret}`).toString('base64')}`;
   const t0 = performance.now();

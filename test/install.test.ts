@@ -41,7 +41,7 @@ describe('install.sh --prefix', () => {
     const v = spawnSync(link, ['-v'], { encoding: 'utf8' });
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe(VERSION);
-    expect(existsSync(join(prefix, 'opt/siem-agent/dist/cli.js'))).toBe(true);
+    expect(existsSync(join(prefix, 'opt/siem-agent/dist/siem-agent.cjs'))).toBe(true);
     expect(existsSync(join(prefix, 'opt/siem-agent/node_modules/typescript'))).toBe(false); // dev deps pruned
     expect(existsSync(join(prefix, 'opt/siem-agent/test'))).toBe(false);
     for (const d of ['var/log/siem-agent', 'etc/siem-agent']) expect(statSync(join(prefix, d)).mode & 0o777).toBe(0o750);
