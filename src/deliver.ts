@@ -6,7 +6,7 @@ import { pages, type PagerOptions } from './source/pager.js';
 import type { ClientContext } from './source/client.js';
 import { advanceMarker, type Marker } from './state/marker.js';
 import type { AppProgress } from './state/status.js';
-import type { AppName } from './types.js';
+import type { AppName, LogRecord } from './types.js';
 import type { Logger } from './log.js';
 
 export interface AppRun {
@@ -22,6 +22,21 @@ export interface AppRun {
   onPage: () => void;
   stop: AbortSignal;
   log: Logger;
+}
+
+/**
+ * A page's lines and syslog severities. A function of its own so that V8 optimises this loop
+ * (with the formatter inlined) alone: inside deliverApp it optimised the whole async function
+ * around it, a 47 ms compile on a background thread, repeated after any deoptimisation.
+ */
+function formatPage(records: readonly LogRecord[], format: Format, fmt: FormatContext): { lines: string[]; sev: number[] } {
+  const lines = new Array<string>(records.length);
+  const sev = new Array<number>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    lines[i] = format(records[i]!, fmt);
+    sev[i] = syslogSeverity(records[i]!.severity);
+  }
+  return { lines, sev };
 }
 
 /**
@@ -53,12 +68,7 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       else pending = Promise.resolve({ done: true, value: undefined });
 
       const t0 = performance.now();
-      const lines = new Array<string>(batch.records.length);
-      const sev = new Array<number>(batch.records.length);
-      for (let i = 0; i < lines.length; i++) {
-        lines[i] = r.format(batch.records[i]!, r.fmt);
-        sev[i] = syslogSeverity(batch.records[i]!.severity);
-      }
+      const { lines, sev } = formatPage(batch.records, r.format, r.fmt);
       const tFormat = performance.now();
       try {
         if (lines.length > 0) {
