@@ -37,7 +37,12 @@ export class Dedup {
       const floor = Math.min(...this.pageFloors);
       if (floor > this.floor) {
         this.floor = floor;
-        for (const [id, ms] of this.recent) if (ms < floor) this.recent.delete(id);
+        // forEach, not `for (const [id, ms] of ...)`: the destructuring iterator made this
+        // method one of V8's costliest background compiles of a run (~20 ms)
+        const recent = this.recent;
+        recent.forEach((ms, id) => {
+          if (ms < floor) recent.delete(id);
+        });
       }
     }
   }
