@@ -117,10 +117,11 @@ describe('a run longer than the lock refresh interval', () => {
   it('keeps its lock and finishes (the lock is refreshed every 5 s, stale after 30 s)', async () => {
     const s = setup();
     const t0 = Date.now();
-    const res = await runAgent([...s.base, '--elastica_app', 'detect', '--max_logs', '650', '--rate', '100']);
+    // 100 a second in one step a second, the first at once: 750 logs take ~6.5 s
+    const res = await runAgent([...s.base, '--elastica_app', 'detect', '--max_logs', '750', '--rate', '100']);
     expect(Date.now() - t0).toBeGreaterThan(6000);
     expect(res.code, res.stderr).toBe(0);
-    expect(jsonLines(s.out).length).toBe(650);
+    expect(jsonLines(s.out).length).toBe(750);
   }, 30_000);
 });
 

@@ -1,6 +1,7 @@
 // Every output path against a real receiver: rsyslog / syslog-ng daemons started by the tests
 // with private configs, checked with parsers written from the specs (test/helpers/parsers.ts).
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -198,19 +199,35 @@ describe('pacing keeps daemons from dropping', () => {
     }
   }, 60_000);
 
-  it('--rate 500 over 2,000 logs takes about 4 s', async () => {
+  it('--rate 500 over 2,000 logs: 500 at once, then 500 a second (about 3 s), never more in a second', async () => {
     const dir = tmp('sa-rate-');
     const emu2 = await startEmulator({ data: { seed: 5, counts: { Investigate: 2000, Detect: 0 } } });
+    // a TCP receiver that notes when each line arrives
+    const arrivals: number[] = [];
+    const srv = createServer((sock) => sock.on('data', (d: Buffer) => {
+      const now = performance.now();
+      for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) arrivals.push(now);
+    }));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
       const t0 = Date.now();
       const res = await runAgent(['--config', emu2.configFile(dir), '--severity', 'all', '--log_file', join(dir, 'a.log'),
-        '-o', 'FILE', '-f', join(dir, 'out.cef'), '--rate', '500']);
+        '-o', 'REMOTE', '--socket_type', 'TCP', '-t', `127.0.0.1:${(srv.address() as AddressInfo).port}`, '--rate', '500']);
       const secs = (Date.now() - t0) / 1000;
       expect(res.code, res.stderr).toBe(0);
-      expect(readFileSync(join(dir, 'out.cef'), 'utf8').split('\n').filter(Boolean)).toHaveLength(2000);
-      expect(secs).toBeGreaterThan(3.5);
-      expect(secs).toBeLessThan(9);
+      expect(arrivals).toHaveLength(2000);
+      expect(secs).toBeGreaterThan(2.9);
+      expect(secs).toBeLessThan(8);
+      // in any 0.9 s (a margin for delivery jitter) at most 500 lines arrived
+      let most = 0;
+      for (let i = 0, j = 0; i < arrivals.length; i++) {
+        while (arrivals[i]! - arrivals[j]! >= 900) j++;
+        most = Math.max(most, i - j + 1);
+      }
+      expect(most).toBeGreaterThan(400);
+      expect(most).toBeLessThanOrEqual(500);
     } finally {
+      srv.close();
       await emu2.close();
     }
   });
