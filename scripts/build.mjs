@@ -68,6 +68,14 @@ await Promise.all([
     define: { 'import.meta.url': '__bundleUrl' },
     banner: { js: "'use strict';\nconst __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
     plugins: [lazyH2, lazyBuiltins],
+    // whitespace and syntax only (names stay, so profiles and errors stay readable): Node reads
+    // and pre-parses the whole file at every start, 26 -> 21 ms for 850 -> 580 KB. Licence
+    // comments go to dist/siem-agent.cjs.LEGAL.txt; the file stays ASCII, which V8 reads as
+    // one-byte text (a single non-ASCII character in a comment made it two-byte: +2 ms)
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'external',
+    charset: 'ascii',
   }),
   build({ ...common, entryPoints: ['src/emulator/cli.ts', 'src/emulator/server.ts'], outdir: 'dist/emulator', format: 'esm' }),
 ]);

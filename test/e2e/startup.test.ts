@@ -44,6 +44,12 @@ describe('start-up loads only what the command needs', () => {
     for (const m of ['http', 'child_process', 'zlib']) expect(builtins.has(m), m).toBe(false);
   });
 
+  it('the bundle is ASCII, which V8 reads as one-byte text', () => {
+    const bundle = readFileSync(new URL('../../dist/siem-agent.cjs', import.meta.url));
+    const at = bundle.findIndex((b) => b > 0x7e || (b < 0x20 && b !== 0x0a && b !== 0x09 && b !== 0x0d));
+    expect(at, at >= 0 ? bundle.subarray(Math.max(0, at - 60), at + 20).toString('latin1') : '').toBe(-1);
+  });
+
   it('undici\'s HTTP/2 module, kept out of start-up, still works when called', async () => {
     // the bundle replaces it with a stand-in that loads it on first call (scripts/build.mjs)
     const c = makeCerts(tmp('sa-h2-'));
