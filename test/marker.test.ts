@@ -37,6 +37,30 @@ describe('state file', () => {
     await store.commit('Detect', { timestamp: T2, ids: [] });
     expect(await loadMarkers(d)).toEqual({ Investigate: { timestamp: T1, ids: ['a'] }, Detect: { timestamp: T2, ids: [] } });
   });
+  it('group commit: commits made before a write starts share it, each resolving once its marker is on disk', async () => {
+    const d = dir();
+    const store = new MarkerStore(d, {});
+    const onDisk = async (p: Promise<void>) => { await p; return loadMarkers(d); };
+    // the same tick: one write carries both apps
+    const [a, b] = await Promise.all([onDisk(store.commit('Investigate', { timestamp: T1, ids: ['a'] })), onDisk(store.commit('Detect', { timestamp: T1, ids: ['b'] }))]);
+    expect(store.writes).toBe(1);
+    for (const m of [a, b]) expect(m).toEqual({ Investigate: { timestamp: T1, ids: ['a'] }, Detect: { timestamp: T1, ids: ['b'] } });
+    // while a write is in flight: the commits made meanwhile share the next one
+    const c = onDisk(store.commit('Investigate', { timestamp: T2, ids: ['c'] }));
+    for (let i = 0; i < 50 && store.writes < 2; i++) await Promise.resolve();
+    expect(store.writes).toBe(2); // that write has started
+    const e = onDisk(store.commit('Detect', { timestamp: T2, ids: ['e'] }));
+    const f = onDisk(store.commit('Investigate', { timestamp: T2, ids: ['f'] }));
+    expect((await c).Investigate).toEqual({ timestamp: T2, ids: ['c'] });
+    for (const m of [await e, await f]) expect(m).toEqual({ Investigate: { timestamp: T2, ids: ['f'] }, Detect: { timestamp: T2, ids: ['e'] } });
+    expect(store.writes).toBe(3);
+  });
+  it('a failed write fails that commit and every later one (the run stops there)', async () => {
+    const d = dir();
+    const store = new MarkerStore(join(d, 'missing'), {});
+    await expect(store.commit('Investigate', { timestamp: T1, ids: [] })).rejects.toThrow(/ENOENT/);
+    await expect(store.commit('Detect', { timestamp: T1, ids: [] })).rejects.toThrow(/ENOENT/);
+  });
   it('treats a missing file as a first run', async () => {
     expect(await loadMarkers(dir())).toEqual({});
   });
