@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createSecureServer } from 'node:http2';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -42,6 +43,15 @@ describe('start-up loads only what the command needs', () => {
     expect(builtins.has('fs')).toBe(true);
     // (not net: a stdout that is a pipe, as here and under cron, is a net.Socket)
     for (const m of ['http', 'child_process', 'zlib']) expect(builtins.has(m), m).toBe(false);
+  });
+
+  it('without a build, bin/siem-agent says so in one line and exits 1', () => {
+    const dir = tmp('sa-nobuild-');
+    mkdirSync(join(dir, 'bin'));
+    for (const f of ['siem-agent', 'package.json']) copyFileSync(new URL(`../../bin/${f}`, import.meta.url), join(dir, 'bin', f));
+    const r = spawnSync(join(dir, 'bin', 'siem-agent'), ['--version'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('siem-agent: cannot load the built agent dist/siem-agent.cjs (MODULE_NOT_FOUND); run `npm run build` in the agent\'s directory\n');
   });
 
   it('the bundle is ASCII, which V8 reads as one-byte text', () => {
