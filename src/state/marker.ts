@@ -69,7 +69,7 @@ export async function loadMarkers(stateDir: string): Promise<Partial<Record<AppN
 export class MarkerStore {
   private last: Promise<void> = Promise.resolve(); // the write in flight, or the latest one
   private queued: Promise<void> | undefined; // the next write, not started yet
-  /** Writes started (for tests and debug logs). */
+  /** Writes started so far (the tests count them). */
   writes = 0;
   constructor(readonly stateDir: string, private markers: Partial<Record<AppName, Marker>>) {}
 
