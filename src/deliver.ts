@@ -4,7 +4,7 @@ import { syslogSeverity } from './format/fields.js';
 import type { Output } from './output/types.js';
 import { pages, type PagerOptions } from './source/pager.js';
 import type { ClientContext } from './source/client.js';
-import { advanceMarker, type Marker } from './state/marker.js';
+import { advanceMarker, type Marker, type MarkerKey } from './state/marker.js';
 import type { AppProgress } from './state/status.js';
 import type { AppName, LogRecord } from './types.js';
 import type { Logger } from './log.js';
@@ -39,6 +39,13 @@ function formatPage(records: readonly LogRecord[], format: Format, fmt: FormatCo
   return { lines, sev };
 }
 
+/** A page's ids and timestamps: all that advanceMarker reads. */
+function markerKeys(records: readonly LogRecord[]): MarkerKey[] {
+  const keys = new Array<MarkerKey>(records.length);
+  for (let i = 0; i < records.length; i++) keys[i] = { _id: records[i]!._id, created_timestamp: records[i]!.created_timestamp };
+  return keys;
+}
+
 /**
  * One app's stream: fetch a page (the next one is fetched while this one is written), format,
  * write, and only then commit the marker. A failed write commits exactly the lines it delivered.
@@ -68,17 +75,23 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       else pending = Promise.resolve({ done: true, value: undefined });
 
       const t0 = performance.now();
-      const { lines, sev } = formatPage(batch.records, r.format, r.fmt);
+      let formatted: { lines: string[]; sev: number[] } | undefined = formatPage(batch.records, r.format, r.fmt);
+      // What the marker needs of this page. The records, then the lines once written, are let go
+      // of before the awaits that follow them, so that the GCs the other app's work triggers
+      // meanwhile do not copy them (see pages() for the figures).
+      const keys = markerKeys(batch.records);
+      batch.records = [];
       const tFormat = performance.now();
       try {
-        if (lines.length > 0) {
-          await r.output.write(lines, sev);
+        if (keys.length > 0) {
+          await r.output.write(formatted.lines, formatted.sev);
+          formatted = undefined;
           await r.output.confirm?.();
         }
       } catch (e) {
         const delivered = e instanceof OutputError ? e.delivered : 0;
         if (delivered > 0) {
-          marker = advanceMarker(marker, batch.records.slice(0, delivered));
+          marker = advanceMarker(marker, keys.slice(0, delivered));
           r.progress.delivered += delivered;
           r.progress.marker = marker?.timestamp;
           await r.commit(marker);
@@ -86,12 +99,12 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
         throw e;
       }
       const tWrite = performance.now();
-      marker = advanceMarker(marker, batch.records);
-      r.progress.delivered += batch.records.length;
-      if (batch.records.length > 0) await r.commit(marker);
+      marker = advanceMarker(marker, keys);
+      r.progress.delivered += keys.length;
+      if (keys.length > 0) await r.commit(marker);
       r.progress.marker = marker?.timestamp;
       r.log.debug(
-        `${r.app} page ${batch.page}: ${batch.records.length} new, ${batch.duplicates} repeated, total_count ${batch.totalCount ?? '?'}; ` +
+        `${r.app} page ${batch.page}: ${keys.length} new, ${batch.duplicates} repeated, total_count ${batch.totalCount ?? '?'}; ` +
           `fetch ${batch.fetchMs.toFixed(0)} ms, format ${(tFormat - t0).toFixed(0)} ms, write ${(tWrite - tFormat).toFixed(0)} ms, ` +
           `commit ${(performance.now() - tWrite).toFixed(0)} ms`,
       );

@@ -102,7 +102,10 @@ export class MarkerStore {
  * the newest timestamp, and every id at it — including ids at that timestamp from earlier
  * pages or runs, so a tie group that straddles a cut is resumed without repeats.
  */
-export function advanceMarker(prev: Marker | undefined, records: readonly LogRecord[]): Marker | undefined {
+/** What advanceMarker reads of a log. */
+export type MarkerKey = Pick<LogRecord, '_id' | 'created_timestamp'>;
+
+export function advanceMarker(prev: Marker | undefined, records: readonly MarkerKey[]): Marker | undefined {
   if (records.length === 0) return prev;
   const last = records[records.length - 1]!.created_timestamp;
   const lastMs = Date.parse(last);
