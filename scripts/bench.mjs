@@ -1,6 +1,6 @@
 // npm run bench: measures the agent as a whole process against the project's emulator.
 // Not a test: it prints a table and writes bench/results.json. See README "Performance".
-//   node scripts/bench.mjs [--logs 20000] [--latencies 0,200] [--backfill 200000] [--quick]
+//   node scripts/bench.mjs [--logs 20000] [--latencies 0,200] [--backfill 200000]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -40,7 +40,7 @@ async function emulator(perApp, latency) {
  * The pull limit: a minimal client that only follows both apps' pages concurrently and counts
  * logs. It runs as its own process, like the agent, so both pay a Node start-up.
  */
-async function pullLimit(url, cfg) {
+async function pullLimit(url, cfg, mode = '--pull') {
   const t0 = performance.now();
   const out = await new Promise((resolve, reject) => {
     // under GNU time too: its CPU is the floor for any client (HTTP, UTF-8 decoding, JSON parsing)
@@ -49,7 +49,7 @@ async function pullLimit(url, cfg) {
     const bin = readFileSync(join(root, 'bin/siem-agent'), 'utf8');
     const started = /setFlagsFromString\('([^']+)'\)/.exec(bin);
     const v8 = [...bin.split('\n')[0].split(/\s+/).filter((w) => w.startsWith('--')), ...(started ? [started[1]] : [])];
-    const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...v8, fileURLToPath(import.meta.url), '--pull', url, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...v8, fileURLToPath(import.meta.url), mode, url, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     let err = '';
     c.stdout.on('data', (d) => { buf += d; });
@@ -114,8 +114,37 @@ function delivered(logFile) {
   return [...t.matchAll(/: delivered (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-if (process.argv[2] === '--pull') {
-  const r = await pullOnly(process.argv[3], JSON.parse(process.argv[4]));
+/**
+ * The same with nothing of the agent's: Node's own http module (its parser is native) and one
+ * JSON.parse per page. What any Node client pays here to read these pages.
+ */
+async function pullHttp(url, cfg) {
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true });
+  const auth = `Basic ${Buffer.from(`${cfg.key_id}:${cfg.key_secret}`).toString('base64')}`;
+  const get = (u) => new Promise((resolve, reject) => {
+    http.get(u, { agent, headers: { authorization: auth, 'x-elastica-dbname-resolved': 'True' } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+    }).on('error', reject);
+  });
+  const t0 = performance.now();
+  const counts = await Promise.all(['Investigate', 'Detect'].map(async (app) => {
+    let next = `${cfg.tenant}/api/admin/v1/logs/get/?app=${app}&subtype=${app === 'Investigate' ? 'all' : 'incidents'}&created_timestamp=${encodeURIComponent(new Date(Date.now() - 179 * 86400e3).toISOString())}&limit=1000`;
+    let n = 0;
+    while (next) {
+      const page = JSON.parse((await get(url + next.replace(/^\//, ''))).toString('utf8'));
+      n += page.logs.length;
+      next = page.meta.next;
+    }
+    return n;
+  }));
+  agent.destroy();
+  return { logs: counts[0] + counts[1], wall: (performance.now() - t0) / 1000 };
+}
+
+if (process.argv[2] === '--pull' || process.argv[2] === '--pull-http') {
+  const r = await (process.argv[2] === '--pull' ? pullOnly : pullHttp)(process.argv[3], JSON.parse(process.argv[4]));
   process.stdout.write(JSON.stringify(r));
   process.exit(0);
 }
@@ -132,6 +161,9 @@ for (const latency of LATENCIES) {
   await pullLimit(emu.url, cfg);
   const pull = await pullLimit(emu.url, cfg);
   rows.push({ latency, output: 'pull limit', logs: pull.logs, wall: pull.wall, cpu: pull.cpu, rssMB: pull.rssMB, cpuPer1k: (pull.cpu * 1000) / (pull.logs / 1000) });
+  // not the reference for the ratios (the agent reads pages with undici), only the floor's floor
+  const bare = await pullLimit(emu.url, cfg, '--pull-http');
+  rows.push({ latency, output: 'pull, node:http', logs: bare.logs, wall: bare.wall, cpu: bare.cpu, rssMB: bare.rssMB, cpuPer1k: (bare.cpu * 1000) / (bare.logs / 1000) });
   const sink = await lineSink();
   const outputs = {
     FILE: (d) => ['-o', 'FILE', '-f', join(d, 'out.cef')],
