@@ -97,14 +97,14 @@ export class MarkerStore {
   }
 }
 
+/** What advanceMarker reads of a log. */
+export type MarkerKey = Pick<LogRecord, '_id' | 'created_timestamp'>;
+
 /**
  * The marker after delivering `records` (already in ascending time order) on top of `prev`:
  * the newest timestamp, and every id at it — including ids at that timestamp from earlier
  * pages or runs, so a tie group that straddles a cut is resumed without repeats.
  */
-/** What advanceMarker reads of a log. */
-export type MarkerKey = Pick<LogRecord, '_id' | 'created_timestamp'>;
-
 export function advanceMarker(prev: Marker | undefined, records: readonly MarkerKey[]): Marker | undefined {
   if (records.length === 0) return prev;
   const last = records[records.length - 1]!.created_timestamp;
