@@ -46,9 +46,9 @@ async function pullLimit(url, cfg, mode = '--pull') {
     // under GNU time too: its CPU is the floor for any client (HTTP, UTF-8 decoding, JSON parsing)
     // with the V8 settings bin/siem-agent runs under (its shebang's, plus the flag it sets at
     // start), so the two differ only in what the agent does
-    const bin = readFileSync(join(root, 'bin/siem-agent'), 'utf8');
-    const started = /setFlagsFromString\('([^']+)'\)/.exec(bin);
-    const v8 = [...bin.split('\n')[0].split(/\s+/).filter((w) => w.startsWith('--')), ...(started ? [started[1]] : [])];
+    const shebang = readFileSync(join(root, 'bin/siem-agent'), 'utf8').split('\n')[0];
+    const { v8Flags } = createRequire(import.meta.url)('../bin/v8-flags.js');
+    const v8 = [...shebang.split(/\s+/).filter((w) => w.startsWith('--')), ...v8Flags(process.versions.v8)];
     const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...v8, fileURLToPath(import.meta.url), mode, url, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     let err = '';
