@@ -63,26 +63,58 @@ async function pullLimit(url, cfg, mode = '--pull') {
   return { logs: out.logs, wall: (performance.now() - t0) / 1000, cpu: out.cpu, rssMB: out.rssMB };
 }
 
-async function pullOnly(url, cfg) {
-  // the agent's own HTTP stack (undici's dispatcher and request, without its fetch code) and page
-  // parser, from its bundle: the pull limit must not pay more than the agent for reading a page
-  const { request, Agent, parseBody } = await createRequire(import.meta.url)('../dist/siem-agent.cjs').pullParts();
-  const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
-  const auth = `Basic ${Buffer.from(`${cfg.key_id}:${cfg.key_secret}`).toString('base64')}`;
+/**
+ * Follows both apps' pages concurrently from 179 days back and counts their logs; `getPage(url)`
+ * fetches and parses one page. Its wall time, from the first request to the last page.
+ */
+async function followPages(url, cfg, getPage) {
+  const since = encodeURIComponent(new Date(Date.now() - 179 * 86400e3).toISOString());
   const t0 = performance.now();
   const counts = await Promise.all(['Investigate', 'Detect'].map(async (app) => {
-    let next = `${cfg.tenant}/api/admin/v1/logs/get/?app=${app}&subtype=${app === 'Investigate' ? 'all' : 'incidents'}&created_timestamp=${encodeURIComponent(new Date(Date.now() - 179 * 86400e3).toISOString())}&limit=1000`;
+    let next = `${cfg.tenant}/api/admin/v1/logs/get/?app=${app}&subtype=${app === 'Investigate' ? 'all' : 'incidents'}&created_timestamp=${since}&limit=1000`;
     let n = 0;
     while (next) {
-      const res = await request(url + next.replace(/^\//, ''), { method: 'GET', dispatcher, headers: { authorization: auth, 'x-elastica-dbname-resolved': 'True' } });
-      const page = parseBody(Buffer.from(await res.body.arrayBuffer()));
+      const page = await getPage(url + next.replace(/^\//, ''));
       n += page.logs.length;
       next = page.meta.next;
     }
     return n;
   }));
-  await dispatcher.close();
   return { logs: counts[0] + counts[1], wall: (performance.now() - t0) / 1000 };
+}
+
+const basicAuth = (cfg) => `Basic ${Buffer.from(`${cfg.key_id}:${cfg.key_secret}`).toString('base64')}`;
+
+async function pullOnly(url, cfg) {
+  // the agent's own HTTP stack (undici's dispatcher and request, without its fetch code) and page
+  // parser, from its bundle: the pull limit must not pay more than the agent for reading a page
+  const { request, Agent, parseBody } = await createRequire(import.meta.url)('../dist/siem-agent.cjs').pullParts();
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
+  const headers = { authorization: basicAuth(cfg), 'x-elastica-dbname-resolved': 'True' };
+  const r = await followPages(url, cfg, async (u) => {
+    const res = await request(u, { method: 'GET', dispatcher, headers });
+    return parseBody(Buffer.from(await res.body.arrayBuffer()));
+  });
+  await dispatcher.close();
+  return r;
+}
+
+/**
+ * The same with nothing of the agent's: Node's own http module (its parser is native) and one
+ * JSON.parse per page. What any Node client pays here to read these pages.
+ */
+async function pullHttp(url, cfg) {
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true });
+  const headers = { authorization: basicAuth(cfg), 'x-elastica-dbname-resolved': 'True' };
+  const r = await followPages(url, cfg, (u) => new Promise((resolve, reject) => {
+    http.get(u, { agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c)).on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))).on('error', reject);
+    }).on('error', reject);
+  }));
+  agent.destroy();
+  return r;
 }
 
 /** Runs bin/siem-agent under GNU time: wall, user+sys CPU, peak RSS. */
@@ -112,35 +144,6 @@ function lineSink() {
 function delivered(logFile) {
   const t = readFileSync(logFile, 'utf8');
   return [...t.matchAll(/: delivered (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-}
-
-/**
- * The same with nothing of the agent's: Node's own http module (its parser is native) and one
- * JSON.parse per page. What any Node client pays here to read these pages.
- */
-async function pullHttp(url, cfg) {
-  const http = await import('node:http');
-  const agent = new http.Agent({ keepAlive: true });
-  const auth = `Basic ${Buffer.from(`${cfg.key_id}:${cfg.key_secret}`).toString('base64')}`;
-  const get = (u) => new Promise((resolve, reject) => {
-    http.get(u, { agent, headers: { authorization: auth, 'x-elastica-dbname-resolved': 'True' } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
-    }).on('error', reject);
-  });
-  const t0 = performance.now();
-  const counts = await Promise.all(['Investigate', 'Detect'].map(async (app) => {
-    let next = `${cfg.tenant}/api/admin/v1/logs/get/?app=${app}&subtype=${app === 'Investigate' ? 'all' : 'incidents'}&created_timestamp=${encodeURIComponent(new Date(Date.now() - 179 * 86400e3).toISOString())}&limit=1000`;
-    let n = 0;
-    while (next) {
-      const page = JSON.parse((await get(url + next.replace(/^\//, ''))).toString('utf8'));
-      n += page.logs.length;
-      next = page.meta.next;
-    }
-    return n;
-  }));
-  agent.destroy();
-  return { logs: counts[0] + counts[1], wall: (performance.now() - t0) / 1000 };
 }
 
 if (process.argv[2] === '--pull' || process.argv[2] === '--pull-http') {
