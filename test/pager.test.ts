@@ -1,0 +1,105 @@
+// Neither the pager (src/source/pager.ts) nor deliverApp (src/deliver.ts) may keep a page
+// reachable longer than it needs it: the next page is fetched at once (the prefetch), and a page
+// still referenced across that fetch, the write or the marker commit was copied and promoted by
+// every young-generation GC meanwhile (issue 8; README "Performance"). Checked with WeakRefs and a
+// forced full GC while a request, a write or a commit is held open.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../src/emulator/server.js';
+import { Agent } from '../src/source/undici.js';
+import { pages } from '../src/source/pager.js';
+import { deliverApp } from '../src/deliver.js';
+import { formatCef } from '../src/format/cef.js';
+import type { Output } from '../src/output/types.js';
+import type { ClientContext } from '../src/source/client.js';
+import type { Logger } from '../src/log.js';
+import type { LogRecord } from '../src/types.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, runId: 'test', addSecret() {}, close: async () => {} };
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator({ data: { seed: 11, counts: { Investigate: 2500, Detect: 0 } } });
+});
+afterAll(() => emu.close());
+
+const client = (dispatcher: InstanceType<typeof Agent>): ClientContext => ({
+  config: { path: 'test', apiServer: emu.url, tenant: 'acme', keyId: 'test-key-id', keySecret: 'test-key-secret' },
+  dispatcher, retries: 0, signal: new AbortController().signal, log: quiet,
+});
+const start = () => new Date(Date.now() - 179 * 86_400_000).toISOString();
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+/** A promise and the function that resolves it. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => { open = r; });
+  return { promise, open };
+}
+
+describe('letting go of pages', () => {
+  it('pages() holds nothing of a page while it fetches the next one', async () => {
+    const dispatcher = new Agent({ keepAliveTimeout: 1000 });
+    const it = pages(client(dispatcher), { app: 'Investigate', start: start(), filters: {}, pageSize: 1000, maxLogs: 2500 });
+    const first = await it.next();
+    const batch = first.value!;
+    expect(batch.records).toHaveLength(1000);
+    const refs = [batch.records[0]!, batch.records[999]!].map((r) => new WeakRef<LogRecord>(r));
+    batch.records = []; // what deliverApp does once the page is formatted
+
+    emu.setLatency(400);
+    const next = it.next(); // the prefetch: the generator resumes and waits for page 2
+    await new Promise((r) => setTimeout(r, 150));
+    expect(emu.requests.at(-1)?.status).toBe(0); // page 2 is still being answered
+    gc();
+    expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true]);
+
+    const second = await next;
+    expect(second.value?.records).toHaveLength(1000);
+    emu.setLatency(0);
+    await it.return(undefined);
+    await dispatcher.close();
+  });
+
+  it('deliverApp holds no records while a page is written, and no lines while its marker is committed', async () => {
+    const dispatcher = new Agent({ keepAliveTimeout: 1000 });
+    const writes: { records: WeakRef<object>[]; lines: WeakRef<string[]>; done: ReturnType<typeof gate> }[] = [];
+    const commits: ReturnType<typeof gate>[] = [];
+    let seen: LogRecord[] = [];
+    const output: Output = {
+      name: 'held', open: async () => {}, close: async () => {},
+      write(lines) {
+        const w = { records: seen.map((r) => new WeakRef(r)), lines: new WeakRef(lines), done: gate() };
+        seen = [];
+        writes.push(w);
+        return w.done.promise;
+      },
+    };
+    const delivery = deliverApp({
+      app: 'Investigate', client: client(dispatcher), output, log: quiet, stop: new AbortController().signal,
+      pager: { app: 'Investigate', start: start(), filters: {}, pageSize: 1000, maxLogs: 1000 },
+      // the formatter sees each record: the test keeps weak references to them, nothing more
+      format: (r, c) => { seen.push(r); return formatCef(r, c); },
+      fmt: { app: 'Investigate', version: 'test', maxBytes: 0 },
+      commit: () => { const g = gate(); commits.push(g); return g.promise; },
+      progress: { delivered: 0, duplicates: 0, pages: 0, retries: 0, truncated: 0 },
+      onPage: () => {},
+    });
+    while (writes.length === 0) await settle();
+    await settle();
+    gc();
+    expect(writes[0]!.records.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+    writes[0]!.done.open();
+    while (commits.length === 0) await settle();
+    await settle();
+    gc();
+    expect(writes[0]!.lines.deref()).toBeUndefined();
+    commits[0]!.open();
+    expect((await delivery)?.timestamp).toBeDefined();
+    await dispatcher.close();
+  });
+});
