@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { createRequire } from 'node:module';
 import { BIN, delivered, readLog, runAgent, tmp, type AgentResult } from '../helpers/agent.js';
 
 // The agent runs on Node 20.18+, 22 and 24 (package.json engines, README). CI runs the suite on
@@ -24,6 +25,13 @@ function versionHook(dir: string): { env: Record<string, string>; ran: () => str
   writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, process.version));`);
   return { env: { NODE_OPTIONS: `--require ${hook}` }, ran: () => readFileSync(out, 'utf8') };
 }
+
+it('bin/v8-flags.js gives V8 flags only to the V8 versions they were measured on', () => {
+  const { v8Flags } = createRequire(import.meta.url)('../../bin/v8-flags.js') as { v8Flags: (v: string) => string[] };
+  expect(v8Flags('11.3.244.8-node.38')).toEqual(['--wasm-tier-up-filter=1000000', '--interrupt-budget=270336']);
+  for (const v of ['12.4.254.21-node.33', '13.6.233.17-node.37', '14.6.202.34-node.34']) expect(v8Flags(v)).toEqual(['--wasm-tier-up-filter=1000000']);
+  for (const v of ['10.2.154.26-node.26', '15.0.1']) expect(v8Flags(v)).toEqual([]);
+});
 
 it('the Node releases to test on are installed (.ci/setup-nodes.sh), as CI requires', () => {
   // outside CI a developer may not have fetched them: the tests below are then skipped
