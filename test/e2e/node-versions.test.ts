@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createRequire } from 'node:module';
-import { BIN, delivered, readLog, runAgent, tmp, type AgentResult } from '../helpers/agent.js';
+import { delivered, readLog, runAgent, tmp } from '../helpers/agent.js';
 
 // The agent runs on Node 20.18+, 22 and 24 (package.json engines, README). CI runs the suite on
 // one Node; these tests run the built agent on the others, fetched by .ci/setup-nodes.sh into
@@ -78,13 +77,8 @@ describe.skipIf(!present)('on each supported Node release', () => {
       // of CPU and a 23 MB compile zone on Node 24) unless the bin's setting holds on this release.
       // Node is started directly here, so the trace flags apply; the bin's code still runs.
       const dir = tmp('sa-nodes-wasm-');
-      const r = await new Promise<AgentResult>((resolve) => {
-        const c = spawn(nodeBin(v), ['--wasm-tiering-budget=1000', '--trace-wasm-compilation-times', BIN, ...cli(dir), '-o', 'FILE', '-f', join(dir, 'out.cef')], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-        c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-        c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+      const r = await runAgent([...cli(dir), '-o', 'FILE', '-f', join(dir, 'out.cef')], {
+        via: [nodeBin(v), '--wasm-tiering-budget=1000', '--trace-wasm-compilation-times'],
       });
       expect(r.code, r.stderr).toBe(0);
       expect(delivered(readLog(join(dir, 'agent.log')), 'Investigate')).toBe(1500);

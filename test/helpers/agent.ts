@@ -18,11 +18,18 @@ export function tmp(prefix = 'sa-'): string {
 }
 
 /** Starts bin/siem-agent as a child process, exactly as cron would. */
-export interface AgentOpts { env?: NodeJS.ProcessEnv; cwd?: string; replaceEnv?: boolean }
+export interface AgentOpts {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  replaceEnv?: boolean;
+  /** Start it through this command instead (e.g. a node binary and its flags); the shebang is then bypassed. */
+  via?: readonly string[];
+}
 
 export function startAgent(args: string[], opts: AgentOpts = {}): { child: ChildProcess; done: Promise<AgentResult> } {
   // run as cron would: the executable itself, so its shebang (and Node flags there) apply
-  const child = spawn(BIN, args, {
+  const [cmd, ...pre] = opts.via ?? [BIN];
+  const child = spawn(cmd!, opts.via ? [...pre, BIN, ...args] : args, {
     cwd: opts.cwd,
     env: opts.replaceEnv ? opts.env : { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
