@@ -275,7 +275,7 @@ describe('emulator: faults and latency', () => {
     });
   });
 
-  it('bodies that are not a page: notjson, nologs, truncated, reset', async () => {
+  it('bodies that are not a page: notjson, nologs, truncated, badlog, reset', async () => {
     const body = async (f: FaultSpec) => withFaults([f], async () => { const res = await get(emu, path()); return { res, text: await res.text() }; });
     const html = await body({ type: 'notjson' });
     expect(html.res.status).toBe(200);
@@ -288,6 +288,10 @@ describe('emulator: faults and latency', () => {
     expect(Number(cut.res.headers.get('content-length'))).toBe(Buffer.byteLength(cut.text));
     expect(cut.text.startsWith('{"meta":')).toBe(true);
     expect(() => JSON.parse(cut.text)).toThrow();
+    const bad = await body({ type: 'badlog' });
+    expect(bad.res.status).toBe(200);
+    expect(bad.text).toMatch(/^\{"meta":\{.*\},"logs":\[\{"broken":undefined,"_id":/);
+    expect(() => JSON.parse(bad.text)).toThrow();
     await expect(body({ type: 'reset' })).rejects.toThrow();
     expect((await get(emu, path())).status).toBe(200);
   });

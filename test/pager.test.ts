@@ -1,8 +1,9 @@
-// Neither the pager (src/source/pager.ts) nor deliverApp (src/deliver.ts) may keep a page
-// reachable longer than it needs it: the next page is fetched at once (the prefetch), and a page
-// still referenced across that fetch, the write or the marker commit was copied and promoted by
-// every young-generation GC meanwhile (issue 8; README "Performance"). Checked with WeakRefs and a
-// forced full GC while a request, a write or a commit is held open.
+// Neither the pager (src/source/pager.ts) nor deliverApp (src/deliver.ts) may keep a page's
+// records reachable longer than it needs them: the next page is fetched at once (the prefetch),
+// and records still referenced across that fetch, the write or the marker commit were copied and
+// promoted by every young-generation GC meanwhile (issue 8; README "Performance"). So a page waits
+// as bytes and is parsed when taken. Checked with WeakRefs and a forced full GC while a request, a
+// write or a commit is held open, and by counting JSON.parse calls.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,26 +43,43 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 describe('letting go of pages', () => {
-  it('pages() holds nothing of a page while it fetches the next one', async () => {
+  it('pages() parses a page only when it is taken, and holds none of it while it fetches the next one', async () => {
     const dispatcher = new Agent({ keepAliveTimeout: 1000 });
     const it = pages(client(dispatcher), { app: 'Investigate', start: start(), filters: {}, pageSize: 1000, maxLogs: 2500 });
     const first = await it.next();
-    const batch = first.value!;
-    expect(batch.records).toHaveLength(1000);
-    const refs = [batch.records[0]!, batch.records[999]!].map((r) => new WeakRef<LogRecord>(r));
-    batch.records = []; // what deliverApp does once the page is formatted
+    const { records } = first.value!.take();
+    expect(records).toHaveLength(1000);
+    const refs = [records[0]!, records[999]!].map((r) => new WeakRef<LogRecord>(r));
+    records.length = 0; // what deliverApp's formatPage does as it formats them
 
     emu.setLatency(400);
-    const next = it.next(); // the prefetch: the generator resumes and waits for page 2
-    await new Promise((r) => setTimeout(r, 150));
-    expect(emu.requests.at(-1)?.status).toBe(0); // page 2 is still being answered
-    gc();
-    expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true]);
-
-    const second = await next;
-    expect(second.value?.records).toHaveLength(1000);
+    // JSON.parse is what turns a log's bytes into a record: count the calls while page 2 is fetched
+    const parse = JSON.parse;
+    let parses = 0;
+    JSON.parse = ((...a: Parameters<typeof parse>) => { parses++; return parse(...a); }) as typeof parse;
+    let second: Awaited<ReturnType<typeof it.next>>;
+    try {
+      const next = it.next(); // the prefetch: the generator resumes and waits for page 2
+      await new Promise((r) => setTimeout(r, 150));
+      expect(emu.requests.at(-1)?.status).toBe(0); // page 2 is still being answered
+      gc();
+      expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true]);
+      second = await next;
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(parses).toBe(1); // page 2's envelope; its 1,000 logs wait as bytes until taken
+    expect(second.value!.take().records).toHaveLength(1000);
     emu.setLatency(0);
     await it.return(undefined);
+    await dispatcher.close();
+  });
+
+  it('pages() refuses to go on to a page when the previous one was not taken (its repeats and room depend on it)', async () => {
+    const dispatcher = new Agent({ keepAliveTimeout: 1000 });
+    const it = pages(client(dispatcher), { app: 'Investigate', start: start(), filters: {}, pageSize: 1000, maxLogs: 2500 });
+    await it.next();
+    await expect(it.next()).rejects.toThrow(/Investigate page 1 was not taken before the next page was asked for/);
     await dispatcher.close();
   });
 

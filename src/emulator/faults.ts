@@ -8,13 +8,14 @@ export type FaultType =
   | 'truncated'          // 200 with the page's JSON cut in the middle, content-length matching
   | 'notjson'            // 200 with an HTML body
   | 'nologs'             // 200 with {"meta":{...}} and no logs array
+  | 'badlog'             // a normal page whose first log is not valid JSON (brackets still balanced)
   | 'repeat'             // a normal page with the first `n` logs of the previous page prepended
   | 'totalcount'         // a normal page whose total_count is random
   | 'http400' | 'http401' | 'http403' | 'http404';
 
 export const FAULT_TYPES: readonly FaultType[] = [
   'http500json', 'http502html', 'http503', 'http504', 'http429', 'hang', 'reset', 'truncated',
-  'notjson', 'nologs', 'repeat', 'totalcount', 'http400', 'http401', 'http403', 'http404',
+  'notjson', 'nologs', 'badlog', 'repeat', 'totalcount', 'http400', 'http401', 'http403', 'http404',
 ];
 
 export interface FaultSpec {
@@ -77,6 +78,6 @@ export function cannedResponse(f: FaultSpec): Canned | undefined {
     case 'http404': return json(404, 'unknown tenant');
     case 'notjson': return { status: 200, body: '<!DOCTYPE html><html><body><h1>Down for maintenance</h1></body></html>', type: 'text/html' };
     case 'nologs': return { status: 200, body: JSON.stringify({ meta: { limit: 1000, total_count: 0, next: null } }), type: 'application/json' };
-    default: return undefined; // hang, reset, truncated, repeat, totalcount shape the real page
+    default: return undefined; // hang, reset, truncated, badlog, repeat, totalcount shape the real page
   }
 }

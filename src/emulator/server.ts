@@ -155,7 +155,8 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     const end = offset + limit;
     const next = end < snap.records.length ? `${base}?${snap.query}&cursor=${cursor}&offset=${end}` : null;
     const total = fault?.type === 'totalcount' ? Math.floor(Math.random() * 1_000_000) : snap.records.length;
-    const body = JSON.stringify({ meta: { limit, total_count: total, next }, logs: page });
+    let body = JSON.stringify({ meta: { limit, total_count: total, next }, logs: page });
+    if (fault?.type === 'badlog') body = body.replace('"logs":[{', '"logs":[{"broken":undefined,');
     rec.returned = page.length;
     if (fault?.type === 'truncated') {
       rec.returned = 0;

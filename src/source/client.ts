@@ -1,15 +1,15 @@
 import { request, type Dispatcher } from './undici.js';
 import { ApiError, InterruptedError } from '../errors.js';
 import type { Config } from '../config.js';
-import type { LogRecord } from '../types.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
-import { bodyText, parseBody } from './page-json.js';
+import { bodyText, parseBody, parsedLogs, splitPage, type PageLogs } from './page-json.js';
 import { readBody } from './body.js';
 
 export interface Page {
   meta: { limit?: number; total_count?: number; next?: string | null };
-  logs: LogRecord[];
+  /** Parsed when the page is taken; whoever takes it calls `logs.release()`. */
+  logs: PageLogs;
 }
 
 export interface ClientContext {
@@ -107,9 +107,10 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
     try {
       const res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, signal: ctx.signal });
       const { body, release } = await readBody(res.body, Number(res.headers['content-length']) || 0);
+      let page: Page | undefined;
       try {
         if (res.statusCode === 200) {
-          const page = parsePage(body, what);
+          page = parsePage(body, release, what);
           if (page) return page;
           err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${body.length === 0 ? 'empty' : bodySnippet(bodyText(body)).slice(0, 60)})`, 200, true);
         } else {
@@ -117,7 +118,8 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
           if (res.statusCode === 429) waitMs = retryAfterMs(res.headers['retry-after']);
         }
       } finally {
-        release();
+        // a page split from the body keeps it until it is taken (then logs.release())
+        if (!page) release();
       }
     } catch (e) {
       if (ctx.signal.aborted) throw new InterruptedError('stopped while fetching');
@@ -137,15 +139,21 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
   }
 }
 
-function parsePage(body: Buffer, what: string): Page | undefined {
+/** The page in `body`, or undefined if it is not a logs page; on the fast path it keeps `body`. */
+function parsePage(body: Buffer, release: () => void, what: string): Page | undefined {
+  const split = splitPage(body, release);
   let doc: unknown;
-  try {
-    doc = parseBody(body);
-  } catch {
-    return undefined;
+  if (split) doc = split.envelope;
+  else {
+    try {
+      doc = parseBody(body);
+    } catch {
+      return undefined;
+    }
   }
-  if (!doc || typeof doc !== 'object' || !Array.isArray((doc as Page).logs)) return undefined;
+  if (!doc || typeof doc !== 'object' || !Array.isArray((doc as { logs?: unknown }).logs)) return undefined;
   const page = doc as Page;
+  page.logs = split ? split.logs : parsedLogs((doc as { logs: unknown[] }).logs);
   if (!page.meta || typeof page.meta !== 'object') page.meta = {};
   const next = page.meta.next;
   if (next !== undefined && next !== null && typeof next !== 'string') {

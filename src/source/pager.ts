@@ -1,7 +1,8 @@
 import { ApiError } from '../errors.js';
 import type { AppName, LogRecord } from '../types.js';
 import type { Marker } from '../state/marker.js';
-import { fetchPage, type ClientContext, type Page } from './client.js';
+import { fetchPage, type ClientContext } from './client.js';
+import type { PageLogs } from './page-json.js';
 import { Dedup } from './dedup.js';
 
 export interface Filters {
@@ -25,12 +26,12 @@ export interface PagerOptions {
 export interface Batch {
   page: number;
   /**
-   * New logs, ascending time, at most what is left of maxLogs. The consumer owns the batch and
-   * empties this once the page is formatted, so that the page can be collected while its lines
-   * are written and committed (see deliverApp).
+   * The page's new logs (not delivered before, nor twice on this page), in time order, at most
+   * what is left of maxLogs: parsed, checked and counted now. Call it once, before asking for the
+   * next batch (the pager counts these against maxLogs and remembers their ids for the next
+   * page). The records are the caller's: let go of each as soon as it is formatted.
    */
-  records: LogRecord[];
-  duplicates: number;
+  take(): { records: LogRecord[]; duplicates: number };
   totalCount?: number;
   next: string | null;
   fetchMs: number;
@@ -55,8 +56,9 @@ export function firstQuery(tenant: string, o: Pick<PagerOptions, 'app' | 'start'
 
 /**
  * Follows one app's page chain from the marker, yielding only logs not delivered before and
- * stopping exactly at maxLogs. The caller delivers and checkpoints each batch; because this is
- * a generator, asking for the next batch while writing the current one prefetches one page.
+ * stopping exactly at maxLogs. The caller takes, delivers and checkpoints each batch; because
+ * this is a generator, asking for the next batch while writing the current one prefetches one
+ * page. A prefetched page waits as the bytes of its body, outside V8's heap (see page-json.ts).
  */
 export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerator<Batch> {
   const dedup = new Dedup(o.marker, Date.parse(o.start));
@@ -66,7 +68,7 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
   for (let pageNo = 1; path !== null && yielded < maxLogs; pageNo++) {
     const t0 = performance.now();
     const what = `${o.app} page ${pageNo}`;
-    let page: Page | undefined = await fetchPage(ctx, path, what);
+    const page = await fetchPage(ctx, path, what);
     const fetchMs = performance.now() - t0;
     const total = typeof page.meta.total_count === 'number' ? page.meta.total_count : undefined;
     if (pageNo === 1 && o.raiseTo && total !== undefined && total > maxLogs) maxLogs = Math.max(maxLogs, o.raiseTo);
@@ -74,36 +76,47 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     if (path !== null && page.logs.length === 0) {
       throw new ApiError(`API returned an empty ${what} with a next page; refusing to loop`, 200);
     }
-    let batch: Batch | undefined = { page: pageNo, ...newLogs(page.logs, dedup, maxLogs - yielded, what), totalCount: total, next: path, fetchMs, maxLogs };
-    yielded += batch.records.length;
+    const logs = page.logs;
+    const room = maxLogs - yielded;
+    let taken = false;
+    const take = (): { records: LogRecord[]; duplicates: number } => {
+      if (taken) throw new Error(`${what} was taken twice`);
+      taken = true;
+      try {
+        const fresh = newLogs(logs, dedup, room, what);
+        yielded += fresh.records.length;
+        return fresh;
+      } finally {
+        logs.release();
+      }
+    };
     // Suspended here, the generator still holds whatever its variables hold when the consumer
-    // asks for the next page (at once: the prefetch). A page held until that fetch returned was
-    // copied by the young-generation GCs meanwhile and promoted. With nothing held here, and
-    // deliverApp letting go of its records and lines likewise, a 20,000-log run promotes 17 MB
-    // instead of 26 MB and its scavenges pause 89-92 ms instead of 110-113 ms (--trace-gc-nvp).
-    page = undefined;
-    yield batch;
-    batch = undefined;
+    // asks for the next page (at once: the prefetch). A page parsed and held until that fetch
+    // returned was copied by the young-generation GCs meanwhile and promoted: so what waits here
+    // is the page's bytes, and deliverApp lets go of its records and lines likewise.
+    yield { page: pageNo, take, totalCount: total, next: path, fetchMs, maxLogs };
+    // the next page's repeats and room depend on this one's logs
+    if (!taken) throw new Error(`${what} was not taken before the next page was asked for`);
   }
 }
 
 /** The page's logs not delivered before (nor twice on this page), in time order, at most `room`. */
-function newLogs(logs: unknown[], dedup: Dedup, room: number, what: string): { records: LogRecord[]; duplicates: number } {
+function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string): { records: LogRecord[]; duplicates: number } {
   const fresh: LogRecord[] = [];
   const times: number[] = [];
   let duplicates = 0;
   const seenHere = new Set<string>();
-  logs.forEach((r, i) => {
-    const ms = checkRecord(r, i, what);
-    const rec = r as LogRecord;
+  for (let i = 0; i < logs.length; i++) {
+    const rec = parseLog(logs, i, what);
+    const ms = checkRecord(rec, i, what);
     if (dedup.isRepeat(rec._id, ms) || seenHere.has(rec._id)) {
       duplicates++;
-      return;
+      continue;
     }
     seenHere.add(rec._id);
     fresh.push(rec);
     times.push(ms);
-  });
+  }
   sortByTime(fresh, times);
   if (fresh.length > room) {
     fresh.length = room;
@@ -113,8 +126,16 @@ function newLogs(logs: unknown[], dedup: Dedup, room: number, what: string): { r
   return { records: fresh, duplicates };
 }
 
-function checkRecord(r: unknown, i: number, what: string): number {
-  const rec = r as LogRecord;
+function parseLog(logs: PageLogs, i: number, what: string): LogRecord {
+  try {
+    return logs.at(i) as LogRecord;
+  } catch {
+    // the body was split into logs, but this one is not JSON; the page is bad as a whole
+    throw new ApiError(`API ${what}: log #${i + 1} is not valid JSON`, 200);
+  }
+}
+
+function checkRecord(rec: LogRecord, i: number, what: string): number {
   if (!rec || typeof rec !== 'object' || Array.isArray(rec)) throw new ApiError(`API ${what}: log #${i + 1} is not an object`, 200);
   if (typeof rec._id !== 'string' || rec._id === '') throw new ApiError(`API ${what}: log #${i + 1} has no _id`, 200);
   const ms = typeof rec.created_timestamp === 'string' ? Date.parse(rec.created_timestamp) : NaN;

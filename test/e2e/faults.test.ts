@@ -203,6 +203,34 @@ describe('bad log field values from the API', () => {
   });
 });
 
+describe('a log that is not JSON inside a well-formed page', () => {
+  it('one clear line naming the page and the log, exit 1, not retried, the marker at the page before', async () => {
+    // pages are parsed log by log only when they are taken (src/source/page-json.ts): the page
+    // itself is well-formed, so this is a bad log, like one without an _id, not a bad body
+    const good = Array.from({ length: 6 }, (_, i) => ({ _id: `g${i}`, created_timestamp: `2026-11-20T10:00:0${i}.000Z`, severity: 'high', service: 'Box' }));
+    const emu2 = await startEmulator({ data: { Investigate: [], Detect: good } });
+    emu2.setFaults([{ type: 'badlog', onlyPaged: true, count: 1 }]);
+    try {
+      const dir = tmp('sa-badjson-');
+      const out = join(dir, 'o.json');
+      const args = ['--config', emu2.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--elastica_app', 'detect', '--page_size', '3', '--log_file', join(dir, 'a.log')];
+      const res = await runAgent(args);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/API Detect page 2: log #1 is not valid JSON\b/);
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1);
+      expect(readLog(join(dir, 'a.log'))).not.toMatch(/retry/);
+      expect(emu2.requests.filter((r) => r.query.offset === '3')).toHaveLength(1);
+      expect(idsOf(jsonLines(out))).toEqual(['g0', 'g1', 'g2']);
+      expect(stateOf(dir)!.apps.Detect).toMatchObject({ timestamp: '2026-11-20T10:00:02.000Z', ids: ['g2'] });
+      // the fault was one response: the next run delivers the rest
+      expect((await runAgent(args)).code).toBe(0);
+      expect(idsOf(jsonLines(out))).toEqual(good.map((g) => g._id));
+    } finally {
+      await emu2.close();
+    }
+  });
+});
+
 describe('a hang nothing else can cut', () => {
   it('a proxy that never completes CONNECT: the run still ends, exit 1, within --max_runtime + 10 s', async () => {
     const s = setup(['--request_timeout', '1', '--retries', '1', '--max_runtime', '2']);

@@ -34,7 +34,7 @@ describe("the agent's own log", () => {
     expect((await runAgent([...s.args, '-d', '-r'])).code).toBe(0);
     const all = readFileSync(s.log, 'utf8').trim().split('\n');
     expect(all.length).toBeGreaterThan(first.length);
-    expect(all.some((l) => /-DEBUG-Investigate page 1: .*fetch \d+ ms, format \d+ ms, write \d+ ms/.test(l))).toBe(true);
+    expect(all.some((l) => /-DEBUG-Investigate page 1: .*fetch \d+ ms, parse and format \d+ ms, write \d+ ms/.test(l))).toBe(true);
   });
 
   it('errors are logged with the old agent\'s wording', async () => {
