@@ -181,50 +181,50 @@ describe('API faults', () => {
 });
 
 describe('bad log field values from the API', () => {
+  const good = (n: number) => Array.from({ length: n }, (_, i) => ({ _id: `g${i}`, created_timestamp: `2026-11-20T10:00:0${i}.000Z`, severity: 'high', service: 'Box' }));
+  /** Detect in pages of 3 to a JSON file; the bad log is on page 2, after g0-g2. */
+  async function runInThrees(emu2: Emulator): Promise<{ res: Awaited<ReturnType<typeof runAgent>>; dir: string; out: string; args: string[] }> {
+    const dir = tmp('sa-badrec-');
+    const out = join(dir, 'o.json');
+    const args = ['--config', emu2.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--elastica_app', 'detect', '--page_size', '3', '--log_file', join(dir, 'a.log')];
+    return { res: await runAgent(args), dir, out, args };
+  }
+  /** One clear line, exit 1, g0-g2 delivered and the marker at g2. */
+  function expectStoppedAfterG2(r: Awaited<ReturnType<typeof runInThrees>>, msg: RegExp): void {
+    expect(r.res.code).toBe(1);
+    expect(r.res.stderr).toMatch(msg);
+    expect(r.res.stderr.trim().split('\n'), r.res.stderr).toHaveLength(1);
+    expect(idsOf(jsonLines(r.out))).toEqual(['g0', 'g1', 'g2']);
+    expect(stateOf(r.dir)!.apps.Detect).toMatchObject({ timestamp: '2026-11-20T10:00:02.000Z', ids: ['g2'] });
+  }
+
   it.each([
     ['no _id', { created_timestamp: '2026-11-20T10:00:05.000Z' }, /log #\d+ has no _id/],
     ['a created_timestamp that is not a time', { _id: 'bad-ts', created_timestamp: 'yesterday' }, /log "bad-ts" has no valid created_timestamp/],
   ])('%s: one clear line, exit 1, the marker at the last good log before it', async (_n, bad, msg) => {
-    const good = Array.from({ length: 5 }, (_, i) => ({ _id: `g${i}`, created_timestamp: `2026-11-20T10:00:0${i}.000Z`, severity: 'high', service: 'Box' }));
-    const emu2 = await startEmulator({ data: { Investigate: [], Detect: [...good.slice(0, 3), { severity: 'high', service: 'Box', ...bad } as never, ...good.slice(3)] } });
+    const g = good(5);
+    const emu2 = await startEmulator({ data: { Investigate: [], Detect: [...g.slice(0, 3), { severity: 'high', service: 'Box', ...bad } as never, ...g.slice(3)] } });
     try {
-      const dir = tmp('sa-badrec-');
-      const out = join(dir, 'o.json');
-      const args = ['--config', emu2.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--elastica_app', 'detect', '--page_size', '3', '--log_file', join(dir, 'a.log')];
-      const res = await runAgent(args);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(msg);
-      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1);
-      expect(idsOf(jsonLines(out))).toEqual(['g0', 'g1', 'g2']);
-      expect(stateOf(dir)!.apps.Detect).toMatchObject({ timestamp: '2026-11-20T10:00:02.000Z', ids: ['g2'] });
+      expectStoppedAfterG2(await runInThrees(emu2), msg);
     } finally {
       await emu2.close();
     }
   });
-});
 
-describe('a log that is not JSON inside a well-formed page', () => {
-  it('one clear line naming the page and the log, exit 1, not retried, the marker at the page before', async () => {
+  it('a log that is not JSON inside a well-formed page: the same, and not retried', async () => {
     // pages are parsed log by log only when they are taken (src/source/page-json.ts): the page
     // itself is well-formed, so this is a bad log, like one without an _id, not a bad body
-    const good = Array.from({ length: 6 }, (_, i) => ({ _id: `g${i}`, created_timestamp: `2026-11-20T10:00:0${i}.000Z`, severity: 'high', service: 'Box' }));
-    const emu2 = await startEmulator({ data: { Investigate: [], Detect: good } });
+    const g = good(6);
+    const emu2 = await startEmulator({ data: { Investigate: [], Detect: g } });
     emu2.setFaults([{ type: 'badlog', onlyPaged: true, count: 1 }]);
     try {
-      const dir = tmp('sa-badjson-');
-      const out = join(dir, 'o.json');
-      const args = ['--config', emu2.configFile(dir), '-o', 'FILE', '-f', out, '--format', 'json', '--elastica_app', 'detect', '--page_size', '3', '--log_file', join(dir, 'a.log')];
-      const res = await runAgent(args);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/API Detect page 2: log #1 is not valid JSON\b/);
-      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1);
-      expect(readLog(join(dir, 'a.log'))).not.toMatch(/retry/);
-      expect(emu2.requests.filter((r) => r.query.offset === '3')).toHaveLength(1);
-      expect(idsOf(jsonLines(out))).toEqual(['g0', 'g1', 'g2']);
-      expect(stateOf(dir)!.apps.Detect).toMatchObject({ timestamp: '2026-11-20T10:00:02.000Z', ids: ['g2'] });
+      const r = await runInThrees(emu2);
+      expectStoppedAfterG2(r, /API Detect page 2: log #1 is not valid JSON\b/);
+      expect(readLog(join(r.dir, 'a.log'))).not.toMatch(/retry/);
+      expect(emu2.requests.filter((q) => q.query.offset === '3')).toHaveLength(1);
       // the fault was one response: the next run delivers the rest
-      expect((await runAgent(args)).code).toBe(0);
-      expect(idsOf(jsonLines(out))).toEqual(good.map((g) => g._id));
+      expect((await runAgent(r.args)).code).toBe(0);
+      expect(idsOf(jsonLines(r.out))).toEqual(g.map((x) => x._id));
     } finally {
       await emu2.close();
     }
