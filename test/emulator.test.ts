@@ -183,7 +183,7 @@ describe('emulator: queries and paging', () => {
 
   it('rejects what the contract rejects', async () => {
     const ok = firstPath('Investigate', oldest(emu, 'Investigate'));
-    const check = async (path: string, status: number, error?: string, headers = HEADERS) => {
+    const check = async (path: string, status: number, error?: string, headers: Record<string, string> = HEADERS) => {
       const res = await fetch(emu.url + path.replace(/^\//, ''), { headers });
       expect(res.status, path).toBe(status);
       if (error) expect(await res.json()).toEqual({ error });

@@ -13,7 +13,8 @@ export const asText = (v: unknown) => (typeof v === 'string' ? v : v === null ? 
 
 /** Expected CEF extension keys for a record whose field names do not clash after sanitising. */
 export function cefExpected(r: LogRecord, app = 'Investigate'): Record<string, string> | undefined {
-  const out: Record<string, string> = { __proto__: null, externalId: r._id, rt: String(Date.parse(r.created_timestamp)), cat: app };
+  // no prototype: a field named like an Object.prototype member must not read as a key already taken
+  const out = Object.assign(Object.create(null) as Record<string, string>, { externalId: r._id, rt: String(Date.parse(r.created_timestamp)), cat: app });
   for (const [k, v] of Object.entries(r)) {
     if (k === '_id' || k === 'created_timestamp') continue;
     let key = (Object.hasOwn(CEF_STANDARD, k) ? CEF_STANDARD[k] : undefined) ?? (Object.hasOwn(CEF_CUSTOM, k) ? CEF_CUSTOM[k] : undefined);
@@ -29,7 +30,7 @@ export function cefExpected(r: LogRecord, app = 'Investigate'): Record<string, s
 }
 
 export function leefExpected(r: LogRecord, app = 'Investigate'): Record<string, string> | undefined {
-  const out: Record<string, string> = { __proto__: null, cat: app } as Record<string, string>;
+  const out = Object.assign(Object.create(null) as Record<string, string>, { cat: app });
   const renamed: Record<string, string> = { _id: 'externalId', user: 'usrName', host: 'src' };
   for (const [k, v] of Object.entries(r)) {
     if (k === 'created_timestamp') continue;
