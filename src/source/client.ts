@@ -118,7 +118,7 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
           if (res.statusCode === 429) waitMs = retryAfterMs(res.headers['retry-after']);
         }
       } finally {
-        // a page split from the body keeps it until it is taken (then logs.release())
+        // a page keeps the body until it is taken (then logs.release())
         if (!page) release();
       }
     } catch (e) {
@@ -139,7 +139,7 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
   }
 }
 
-/** The page in `body`, or undefined if it is not a logs page; on the fast path it keeps `body`. */
+/** The page in `body`, or undefined if it is not a logs page. A page owns `body` until it is taken. */
 function parsePage(body: Buffer, release: () => void, what: string): Page | undefined {
   const split = splitPage(body, release);
   let doc: unknown;
@@ -153,7 +153,7 @@ function parsePage(body: Buffer, release: () => void, what: string): Page | unde
   }
   if (!doc || typeof doc !== 'object' || !Array.isArray((doc as { logs?: unknown }).logs)) return undefined;
   const page = doc as Page;
-  page.logs = split ? split.logs : parsedLogs((doc as { logs: unknown[] }).logs);
+  page.logs = split ? split.logs : parsedLogs((doc as { logs: unknown[] }).logs, release);
   if (!page.meta || typeof page.meta !== 'object') page.meta = {};
   const next = page.meta.next;
   if (next !== undefined && next !== null && typeof next !== 'string') {

@@ -48,9 +48,9 @@ export interface PageLogs {
   release(): void;
 }
 
-/** Logs already parsed (the slow path, and tests). */
-export function parsedLogs(logs: readonly unknown[]): PageLogs {
-  return { length: logs.length, at: (i) => logs[i], release: () => undefined };
+/** Logs already parsed (the slow path); `release` frees the body they came from. */
+export function parsedLogs(logs: readonly unknown[], release: () => void): PageLogs {
+  return { length: logs.length, at: (i) => logs[i], release };
 }
 
 /**
