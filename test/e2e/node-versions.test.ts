@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,33 @@ describe.skipIf(!present)('on each supported Node release', () => {
       expect(delivered(readLog(join(dir, 'agent.log')), 'Investigate')).toBe(1500);
       expect(r.stdout).toMatch(/using Liftoff/); // the trace works on this release
       expect(r.stdout).not.toMatch(/using TurboFan/);
+    });
+  }
+
+  // Node 22.1+ keep compiled code between runs; bin/compile-cache.js puts it where only the
+  // agent's user can write, never in the /tmp directory Node would share with every user
+  for (const v of SUPPORTED.filter((x) => Number(x.split('.')[0]) >= 22)) {
+    it(`Node ${v}: the compile cache is kept in ~/.cache/siem-agent, never in $TMPDIR, and not in one others can write to`, async () => {
+      const dir = tmp('sa-nodes-cc-');
+      const home = tmp('sa-nodes-cc-home-');
+      const tmpdir = tmp('sa-nodes-cc-tmp-');
+      const env = { ...withNode(v), HOME: home, TMPDIR: tmpdir, XDG_CACHE_HOME: '' };
+      const r = await runAgent([...cli(dir), '-o', 'FILE', '-f', join(dir, 'out.cef')], { env });
+      expect(r.code, r.stderr).toBe(0);
+      const cache = join(home, '.cache', 'siem-agent');
+      expect(readdirSync(cache).filter((d) => d.startsWith(`v${v}-`))).toHaveLength(1);
+      expect(statSync(cache).mode & 0o777).toBe(0o700);
+      expect(readdirSync(tmpdir)).toEqual([]);
+
+      // the same with a cache directory others can write to: not used, and nothing in $TMPDIR
+      const home2 = tmp('sa-nodes-cc-home-');
+      mkdirSync(join(home2, '.cache', 'siem-agent'), { recursive: true });
+      chmodSync(join(home2, '.cache', 'siem-agent'), 0o777);
+      const r2 = await runAgent([...cli(tmp('sa-nodes-cc-')), '-o', 'FILE', '-f', join(dir, 'out2.cef')], { env: { ...env, HOME: home2 } });
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(r2.stderr).toBe('');
+      expect(readdirSync(join(home2, '.cache', 'siem-agent'))).toEqual([]);
+      expect(readdirSync(tmpdir)).toEqual([]);
     });
   }
 
