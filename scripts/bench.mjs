@@ -1,6 +1,6 @@
 // npm run bench: measures the agent as a whole process against the project's emulator.
 // Not a test: it prints a table and writes bench/results.json. See README "Performance".
-//   node scripts/bench.mjs [--logs 20000] [--latencies 0,200] [--backfill 200000]
+//   node scripts/bench.mjs [--logs 20000] [--latencies 0,200] [--backfill 200000] [--rounds 3]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,6 +17,19 @@ const arg = (name, def) => {
 const LOGS = Number(arg('logs', '20000'));
 const LATENCIES = arg('latencies', '0,200').split(',').map(Number);
 const BACKFILL = Number(arg('backfill', '200000'));
+// This host's speed drifts by 20-50 % from minute to minute (bare `node -e 0`: 0.07-0.15 s), so
+// each 20,000-log row is measured in several rounds, the pull limit and the agent alternating,
+// and reported as medians (peak RSS: the largest); the per-round ratios go to results.json.
+const ROUNDS = Number(arg('rounds', '3'));
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+/** One row from its rounds' samples: median wall and CPU, the largest peak RSS. */
+function summarise(samples) {
+  return {
+    logs: samples[0].logs, wall: median(samples.map((x) => x.wall)), cpu: median(samples.map((x) => x.cpu)), rssMB: Math.max(...samples.map((x) => x.rssMB)),
+    rounds: samples.map(({ wall, cpu, rssMB }) => ({ wall: Number(wall.toFixed(3)), cpu: Number(cpu.toFixed(3)), rssMB: Number(rssMB.toFixed(1)) })),
+  };
+}
 
 /** Starts the emulator as its own process (so its CPU is not counted as the agent's). */
 async function emulator(perApp, latency) {
@@ -162,30 +175,46 @@ for (const latency of LATENCIES) {
   // a first, unmeasured pass warms the emulator up (its JIT): measured first on a cold emulator,
   // the pull limit took 0.58-0.69 s instead of ~0.50 s, flattering every ratio below
   await pullLimit(emu.url, cfg);
-  const pull = await pullLimit(emu.url, cfg);
-  rows.push({ latency, output: 'pull limit', logs: pull.logs, wall: pull.wall, cpu: pull.cpu, rssMB: pull.rssMB, cpuPer1k: (pull.cpu * 1000) / (pull.logs / 1000) });
-  // not the reference for the ratios (the agent reads pages with undici), only the floor's floor
-  const bare = await pullLimit(emu.url, cfg, '--pull-http');
-  rows.push({ latency, output: 'pull, node:http', logs: bare.logs, wall: bare.wall, cpu: bare.cpu, rssMB: bare.rssMB, cpuPer1k: (bare.cpu * 1000) / (bare.logs / 1000) });
   const sink = await lineSink();
   const outputs = {
     FILE: (d) => ['-o', 'FILE', '-f', join(d, 'out.cef')],
     'STREAM /dev/null': () => ['-o', 'STREAM', '-s', 'STDOUT'],
     'REMOTE TCP': () => ['-o', 'REMOTE', '--socket_type', 'TCP', '-t', `127.0.0.1:${sink.port}`],
   };
-  for (const [name, extra] of Object.entries(outputs)) {
-    const d = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
-    const log = join(d, 'agent.log');
-    const args = ['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(LOGS), '--log_file', log, ...extra(d)];
-    const r = await agent(args);
-    const n = delivered(log);
-    const empty = await agent(args);
+  const samples = { pull: [], bare: [] };
+  for (const name of Object.keys(outputs)) samples[name] = { run: [], empty: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    samples.pull.push(await pullLimit(emu.url, cfg));
+    // not the reference for the ratios (the agent reads pages with undici), only the floor's floor
+    samples.bare.push(await pullLimit(emu.url, cfg, '--pull-http'));
+    for (const [name, extra] of Object.entries(outputs)) {
+      const d = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
+      const log = join(d, 'agent.log');
+      const args = ['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(LOGS), '--log_file', log, ...extra(d)];
+      const r = await agent(args);
+      samples[name].run.push({ ...r, logs: delivered(log) });
+      samples[name].empty.push({ ...(await agent(args)), logs: 0 });
+      rmSync(d, { recursive: true, force: true });
+    }
+  }
+  const pull = summarise(samples.pull);
+  rows.push({ latency, output: 'pull limit', ...pull, cpuPer1k: (pull.cpu * 1000) / (pull.logs / 1000) });
+  const bare = summarise(samples.bare);
+  rows.push({ latency, output: 'pull, node:http', ...bare, cpuPer1k: (bare.cpu * 1000) / (bare.logs / 1000) });
+  for (const name of Object.keys(outputs)) {
+    const r = summarise(samples[name].run);
+    const empty = summarise(samples[name].empty);
+    const n = r.logs;
+    // each round's agent against the pull limit measured just before it: paired, so that the
+    // host's drift between rounds cancels out; the row's ratio is their median
+    const roundRatios = samples[name].run.map((x, i) => x.wall / samples.pull[i].wall);
     rows.push({
-      latency, output: name, logs: n, ...r, ratio: r.wall / pull.wall, cpuPer1k: (r.cpu * 1000) / (n / 1000),
+      latency, output: name, ...r, ratio: median(roundRatios), cpuPer1k: (r.cpu * 1000) / (n / 1000),
       // the same, less the fixed start-up and shut-down that the empty run measures
       cpuPer1kNet: ((r.cpu - empty.cpu) * 1000) / (n / 1000), emptyWall: empty.wall, emptyCpu: empty.cpu,
+      roundRatios: roundRatios.map((x) => Number(x.toFixed(3))),
+      roundLogs: samples[name].run.map((x) => x.logs),
     });
-    rmSync(d, { recursive: true, force: true });
   }
   sink.close();
   await emu.stop();
@@ -200,16 +229,22 @@ for (const latency of LATENCIES) {
   const log = join(d, 'agent.log');
   const r = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(BACKFILL), '--log_file', log, '-o', 'FILE', '-f', join(d, 'out.cef')]);
   rows.push({ latency: 0, output: `FILE backfill`, logs: delivered(log), ...r });
-  const d2 = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
-  const log2 = join(d2, 'agent.log');
-  const rr = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d2, '--severity', 'all', '--max_logs', '2500', '--log_file', log2, '-o', 'FILE', '-f', join(d2, 'out.cef'), '--rate', '500']);
-  rows.push({ latency: 0, output: 'FILE --rate 500', logs: delivered(log2), ...rr });
-  // the same logs unpaced: the difference is what the pacing itself costs
-  const d3 = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
-  const log3 = join(d3, 'agent.log');
-  const ru = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d3, '--severity', 'all', '--max_logs', '2500', '--log_file', log3, '-o', 'FILE', '-f', join(d3, 'out.cef')]);
-  rows.push({ latency: 0, output: 'FILE same logs unpaced', logs: delivered(log3), ...ru });
-  for (const dir of [d, d2, d3]) rmSync(dir, { recursive: true, force: true });
+  rmSync(d, { recursive: true, force: true });
+  // 5,000 logs (--max_logs 2500 per app) paced, then the same unpaced: the difference is what the
+  // pacing itself costs; in rounds like the 20,000-log rows
+  const paced = [];
+  const unpaced = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [into, extra] of [[paced, ['--rate', '500']], [unpaced, []]]) {
+      const dr = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
+      const logr = join(dr, 'agent.log');
+      const x = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', dr, '--severity', 'all', '--max_logs', '2500', '--log_file', logr, '-o', 'FILE', '-f', join(dr, 'out.cef'), ...extra]);
+      into.push({ ...x, logs: delivered(logr) });
+      rmSync(dr, { recursive: true, force: true });
+    }
+  }
+  rows.push({ latency: 0, output: 'FILE --rate 500', ...summarise(paced) });
+  rows.push({ latency: 0, output: 'FILE same logs unpaced', ...summarise(unpaced) });
   await emu.stop();
 }
 
@@ -220,6 +255,8 @@ const table = [
   ...rows.map((r) => `| ${r.latency} | ${r.output} | ${r.logs} | ${fmt(r.wall)} | ${fmt(r.cpu)} | ${fmt(r.cpuPer1k, 1)} | ${fmt(r.cpuPer1kNet, 1)} | ${fmt(r.rssMB, 1)} | ${fmt(r.logs / r.wall, 0)} | ${fmt(r.ratio)} | ${fmt(r.emptyWall)}${Number.isFinite(r.emptyCpu) ? ` (${fmt(r.emptyCpu)})` : ''} |`),
 ];
 console.log(table.join('\n'));
+console.log(`\n20,000-log and 5,000-log rows: medians of ${ROUNDS} rounds (peak RSS: the largest); wall / pull limit is the median of each round's ratio:`);
+for (const r of rows) if (r.roundRatios) console.log(`  latency ${r.latency} ${r.output}: ${r.roundRatios.map((x) => x.toFixed(2)).join(', ')}`);
 console.log(`\nmachine: ${results.machine.cpus} cores (${results.machine.model}), ${results.machine.memGB} GiB, Node ${results.machine.node}`);
 results.runs = rows;
 mkdirSync(join(root, 'bench'), { recursive: true });
