@@ -34,6 +34,8 @@ REAL_ROOT=0; [ -z "$PREFIX" ] && REAL_ROOT=1
 APP="$PREFIX/opt/siem-agent"
 LINK="$PREFIX/usr/local/bin/siem-agent"
 LOGDIR="$PREFIX/var/log/siem-agent"
+# Node's cache of the agent's compiled code (Node 22+), private to the user (bin/compile-cache.js)
+CACHEDIR="$PREFIX/var/cache/siem-agent"
 ETC="$PREFIX/etc/siem-agent"
 CRON="$PREFIX/etc/cron.d/siem-agent"
 UNITDIR="$PREFIX/etc/systemd/system"
@@ -52,7 +54,7 @@ if [ "$UNINSTALL" = 1 ]; then
     systemctl disable --now siem-agent.timer >/dev/null 2>&1 || true
   fi
   rm -f "$CRON" "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer" "$LINK" "$ETC/config.example.json"
-  rm -rf "$APP"
+  rm -rf "$APP" "$CACHEDIR"
   [ "$REAL_ROOT" = 1 ] && command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload >/dev/null 2>&1 || true
   if [ -f "$MANIFEST" ] && grep -qx "user $USER_NAME" "$MANIFEST" && [ "$REAL_ROOT" = 1 ]; then
     userdel "$USER_NAME" >/dev/null 2>&1 || true
@@ -60,7 +62,7 @@ if [ "$UNINSTALL" = 1 ]; then
   fi
   rm -f "$MANIFEST"
   rmdir "$(dirname "$MANIFEST")" 2>/dev/null || true
-  step "removed the agent, its link, cron/systemd files; kept $ETC (config.json, state files) and $LOGDIR (logs)"
+  step "removed the agent, its link, cron/systemd files and its compile cache; kept $ETC (config.json, state files) and $LOGDIR (logs)"
   exit 0
 fi
 
@@ -117,6 +119,9 @@ for d in "$LOGDIR" "$ETC"; do
   [ "$HAVE_USER" = 1 ] && chown "$USER_NAME" "$d"
 done
 if [ -f "$SRC/config.example.json" ]; then put "$ETC/config.example.json" 640 < "$SRC/config.example.json"; fi
+[ -d "$CACHEDIR" ] || { mkdir -p "$CACHEDIR"; step "created $CACHEDIR"; }
+chmod 700 "$CACHEDIR"
+[ "$HAVE_USER" = 1 ] && chown "$USER_NAME" "$CACHEDIR"
 
 CMD="/usr/local/bin/siem-agent --config $CONFIG${FLAGS:+ $FLAGS}"
 case "$MODE" in
@@ -126,6 +131,8 @@ case "$MODE" in
 # siem-agent: pull CloudSOC logs every 10 minutes (written by install.sh; --uninstall removes it)
 # stdout is discarded; stderr (errors only) is mailed by cron to the admin
 SHELL=/bin/sh
+# the user has no home: its compile cache is /var/cache/siem-agent
+XDG_CACHE_HOME=/var/cache
 */10 * * * * $USER_NAME $CMD >/dev/null
 EOF
     ;;
@@ -141,6 +148,10 @@ Wants=network-online.target
 Type=oneshot
 User=$USER_NAME
 ExecStart=$CMD
+# the user has no home: its compile cache is /var/cache/siem-agent, which systemd keeps writable
+Environment=XDG_CACHE_HOME=/var/cache
+CacheDirectory=siem-agent
+CacheDirectoryMode=0700
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths=/etc/siem-agent /var/log/siem-agent

@@ -48,6 +48,9 @@ describe('install.sh --prefix', () => {
     const cron = readFileSync(join(prefix, 'etc/cron.d/siem-agent'), 'utf8');
     expect(cron).toMatch(new RegExp(`^\\*/10 \\* \\* \\* \\* siem-agent /usr/local/bin/siem-agent --config /etc/siem-agent/config.json ${flags} >/dev/null$`, 'm'));
     expect(statSync(join(prefix, 'etc/cron.d/siem-agent')).mode & 0o777).toBe(0o644);
+    // the user has no home: Node's compile cache goes to a directory of its own (bin/compile-cache.js)
+    expect(cron).toMatch(/^XDG_CACHE_HOME=\/var\/cache$/m);
+    expect(statSync(join(prefix, 'var/cache/siem-agent')).mode & 0o777).toBe(0o700);
   }, 120_000);
 
   it('a second run changes nothing', () => {
@@ -66,6 +69,9 @@ describe('install.sh --prefix', () => {
     expect(svc).toMatch(/^Type=oneshot$/m);
     expect(svc).toMatch(/^User=svc$/m);
     expect(svc).toContain(`ExecStart=/usr/local/bin/siem-agent --config /etc/siem-agent/config.json ${flags}`);
+    expect(svc).toMatch(/^Environment=XDG_CACHE_HOME=\/var\/cache$/m);
+    expect(svc).toMatch(/^CacheDirectory=siem-agent$/m);
+    expect(svc).toMatch(/^CacheDirectoryMode=0700$/m);
     const timer = readFileSync(join(prefix, 'etc/systemd/system/siem-agent.timer'), 'utf8');
     expect(timer).toMatch(/^OnUnitActiveSec=10min$/m);
     expect(timer).toMatch(/^WantedBy=timers.target$/m);
@@ -76,7 +82,7 @@ describe('install.sh --prefix', () => {
     writeFileSync(join(prefix, 'etc/siem-agent/export_log.state'), '{}');
     const r = install(['--prefix', prefix, '--uninstall']);
     expect(r.status, r.stderr).toBe(0);
-    for (const p of ['opt/siem-agent', 'usr/local/bin/siem-agent', 'etc/systemd/system/siem-agent.service', 'etc/systemd/system/siem-agent.timer', 'etc/cron.d/siem-agent']) {
+    for (const p of ['opt/siem-agent', 'usr/local/bin/siem-agent', 'etc/systemd/system/siem-agent.service', 'etc/systemd/system/siem-agent.timer', 'etc/cron.d/siem-agent', 'var/cache/siem-agent']) {
       expect(existsSync(join(prefix, p)), p).toBe(false);
     }
     expect(existsSync(join(prefix, 'etc/siem-agent/config.json'))).toBe(true);
