@@ -145,6 +145,21 @@ function agent(args) {
   });
 }
 
+/**
+ * The agent over `maxLogs` logs from an empty state in a scratch directory (its output given by
+ * `outArgs(dir)`): its figures and the logs it delivered; with `again`, also the next run's, which
+ * finds nothing new (the empty run).
+ */
+async function agentFresh(cfgDir, maxLogs, outArgs, again = false) {
+  const d = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
+  const log = join(d, 'agent.log');
+  const args = ['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(maxLogs), '--log_file', log, ...outArgs(d)];
+  const run = { ...(await agent(args)), logs: delivered(log) };
+  const empty = again ? { ...(await agent(args)), logs: 0 } : undefined;
+  rmSync(d, { recursive: true, force: true });
+  return { run, empty };
+}
+
 function lineSink() {
   return new Promise((resolve) => {
     let lines = 0;
@@ -187,14 +202,10 @@ for (const latency of LATENCIES) {
     samples.pull.push(await pullLimit(emu.url, cfg));
     // not the reference for the ratios (the agent reads pages with undici), only the floor's floor
     samples.bare.push(await pullLimit(emu.url, cfg, '--pull-http'));
-    for (const [name, extra] of Object.entries(outputs)) {
-      const d = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
-      const log = join(d, 'agent.log');
-      const args = ['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(LOGS), '--log_file', log, ...extra(d)];
-      const r = await agent(args);
-      samples[name].run.push({ ...r, logs: delivered(log) });
-      samples[name].empty.push({ ...(await agent(args)), logs: 0 });
-      rmSync(d, { recursive: true, force: true });
+    for (const [name, outArgs] of Object.entries(outputs)) {
+      const { run, empty } = await agentFresh(cfgDir, LOGS, outArgs, true);
+      samples[name].run.push(run);
+      samples[name].empty.push(empty);
     }
   }
   const pull = summarise(samples.pull);
@@ -225,22 +236,15 @@ for (const latency of LATENCIES) {
   const emu = await emulator(BACKFILL / 2, 0);
   const cfgDir = mkdtempSync(join(tmpdir(), 'sa-bench-'));
   writeFileSync(join(cfgDir, 'config.json'), JSON.stringify({ api_server: emu.url, tenant: 'acme', key_id: 'test-key-id', key_secret: 'test-key-secret' }), { mode: 0o600 });
-  const d = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
-  const log = join(d, 'agent.log');
-  const r = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', d, '--severity', 'all', '--max_logs', String(BACKFILL), '--log_file', log, '-o', 'FILE', '-f', join(d, 'out.cef')]);
-  rows.push({ latency: 0, output: `FILE backfill`, logs: delivered(log), ...r });
-  rmSync(d, { recursive: true, force: true });
+  const toFile = (d) => ['-o', 'FILE', '-f', join(d, 'out.cef')];
+  rows.push({ latency: 0, output: 'FILE backfill', ...(await agentFresh(cfgDir, BACKFILL, toFile)).run });
   // 5,000 logs (--max_logs 2500 per app) paced, then the same unpaced: the difference is what the
   // pacing itself costs; in rounds like the 20,000-log rows
   const paced = [];
   const unpaced = [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const [into, extra] of [[paced, ['--rate', '500']], [unpaced, []]]) {
-      const dr = mkdtempSync(join(tmpdir(), 'sa-bench-run-'));
-      const logr = join(dr, 'agent.log');
-      const x = await agent(['--config', join(cfgDir, 'config.json'), '--state_dir', dr, '--severity', 'all', '--max_logs', '2500', '--log_file', logr, '-o', 'FILE', '-f', join(dr, 'out.cef'), ...extra]);
-      into.push({ ...x, logs: delivered(logr) });
-      rmSync(dr, { recursive: true, force: true });
+      into.push((await agentFresh(cfgDir, 2500, (d) => [...toFile(d), ...extra])).run);
     }
   }
   rows.push({ latency: 0, output: 'FILE --rate 500', ...summarise(paced) });
