@@ -1,3 +1,4 @@
+import { urlPasswords } from './redact.js';
 import { Command, CommanderError, Option } from 'commander';
 import type { StatusFlags } from './commands/status.js';
 import type { BundleFlags } from './commands/bundle.js';
@@ -118,17 +119,22 @@ async function main(argv: string[]): Promise<number> {
       verbose: process.stderr.isTTY === true,
     });
     log.addSecret(o.http.proxyPassword);
+    const env = process.env;
+    for (const v of [o.http.proxy, env.HTTPS_PROXY, env.https_proxy, env.HTTP_PROXY, env.http_proxy]) for (const pw of urlPasswords(v)) log.addSecret(pw);
     const stop = new AbortController();
     const logger = log;
     // Last resort against a hang nothing else can cut (measured: undici's CONNECT to a proxy that
     // never answers ignores timeouts and abort signals): once asked to stop, a run has STOP_GRACE_MS
     // to finish, then exits 1. The marker is consistent at any instant (atomic writes), so this loses nothing.
-    const watchdog = (why: string) => {
+    const watchdog = (why: string, result: 'failed' | 'interrupted') => {
       setTimeout(() => {
-        logger.error(`${why}, but the run did not stop within ${STOP_GRACE_MS / 1000} s (a request or output hangs); forcing exit. Exiting!`);
-        void Promise.race([logger.close(), new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(1));
+        const msg = `${why}, but the run did not stop within ${STOP_GRACE_MS / 1000} s (a request or output hangs); forcing exit`;
+        logger.error(`${msg}. Exiting!`);
+        const lastWords = runModule?.lastWords?.(msg, result) ?? Promise.resolve();
+        void Promise.race([Promise.all([lastWords, logger.close()]), new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(1));
       }, STOP_GRACE_MS).unref();
     };
+    let runModule: typeof import('./run.js') | undefined;
     let signalled = false;
     const onSignal = (sig: string) => {
       // a second signal means "now": the marker is consistent at any instant (atomic writes)
@@ -136,14 +142,15 @@ async function main(argv: string[]): Promise<number> {
       signalled = true;
       logger.warn(`received ${sig}: stopping, checkpointing what was delivered`);
       stop.abort(new InterruptedError(`forcefully shut down (${sig})`));
-      watchdog(`received ${sig}`);
+      watchdog(`received ${sig}`, 'interrupted');
     };
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
-    const { run, Deadline } = await import('./run.js');
+    runModule = await import('./run.js');
+    const { run, Deadline } = runModule;
     setTimeout(() => {
       stop.abort(new Deadline('max_runtime'));
-      watchdog(`reached --max_runtime ${o.maxRuntimeS} s`);
+      watchdog(`reached --max_runtime ${o.maxRuntimeS} s`, 'failed');
     }, o.maxRuntimeS * 1000).unref();
     const result = await run(o, log, stop);
     return result.exitCode;

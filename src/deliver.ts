@@ -52,6 +52,17 @@ function formatPage(records: (LogRecord | undefined)[], format: Format, fmt: For
 }
 
 /**
+ * How many of a page's lines count as delivered when its write failed or was stopped part-way
+ * (a --rate chunk, a signal, a full disk). Lines the output took still count only once it
+ * confirms them (syncs the file, sees the connection stay up), as for a whole page.
+ */
+async function partlyDelivered(e: unknown, output: Output): Promise<number> {
+  if (!(e instanceof OutputError) || e.delivered === 0) return 0;
+  if (!output.confirm) return e.delivered;
+  return output.confirm().then(() => e.delivered, () => 0);
+}
+
+/**
  * One app's stream: fetch a page (the next one is fetched while this one is written), format,
  * write, and only then commit the marker. A failed write commits exactly the lines it delivered.
  */
@@ -94,7 +105,7 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
           await r.output.confirm?.();
         }
       } catch (e) {
-        const delivered = e instanceof OutputError ? e.delivered : 0;
+        const delivered = await partlyDelivered(e, r.output);
         if (delivered > 0) {
           marker = advanceMarker(marker, keys.slice(0, delivered));
           r.progress.delivered += delivered;

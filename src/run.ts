@@ -12,7 +12,7 @@ import { makeDispatcher } from './source/http.js';
 import type { ClientContext } from './source/client.js';
 import { firstQuery } from './source/pager.js';
 import { acquireLock, clearLock, lockHeld } from './state/lock.js';
-import { loadMarkers, MarkerStore, STATE_FILE } from './state/marker.js';
+import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
 import { startPoint, filtersFor } from './plan.js';
@@ -20,6 +20,7 @@ import { summaryLine } from './summary.js';
 import { heartbeatRecord } from './heartbeat.js';
 import { progressLine } from './progress.js';
 import { VERSION } from './version.js';
+import { apiTimeMs } from './time.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -66,8 +67,17 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
   };
   let statusChain = Promise.resolve();
   let lastStatusAt = 0;
+  // the watchdog's exit skips the finally below: the status must still say why the run ended
+  lastWords = async (why, result) => {
+    status.result = result;
+    status.error = why;
+    status.finished_at = new Date().toISOString();
+    await saveStatus();
+  };
+  let markers: MarkerStore | undefined;
   const saveStatus = () => {
-    if (o.dryRun) return statusChain;
+    // a run that lost its lock leaves the status to the run that took it
+    if (o.dryRun || lock.compromised() || markers?.lost) return statusChain;
     const snapshot = JSON.parse(JSON.stringify(status)) as JobStatus;
     statusChain = statusChain.then(() => writeStatus(o.stateDir, snapshot)).catch((e: NodeJS.ErrnoException) => log.warn(`cannot write last_job.status (${e.code ?? e.message})`));
     return statusChain;
@@ -77,7 +87,9 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     if (previous?.result === 'running' && previous.pid !== process.pid) {
       log.warn(`the previous run (pid ${previous.pid}, started ${previous.started_at}) did not finish; resuming from the last checkpoint`);
     }
-    const markers = new MarkerStore(o.stateDir, await loadMarkers(o.stateDir));
+    const state = await loadState(o.stateDir);
+    const store = new MarkerStore(o.stateDir, state.markers, { text: state.text });
+    markers = store;
     if (!o.dryRun) {
       // proves the state directory is writable before anything is fetched
       await writeStatus(o.stateDir, status).catch((e: NodeJS.ErrnoException) => {
@@ -102,12 +114,12 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         log.info(`${app}: none of the --severity levels applies to ${app}; skipped`);
         return;
       }
-      const sp = startPoint(markers.get(app), o, now);
+      const sp = startPoint(store.get(app), o, now);
       if (sp.gap) {
         progress.gap = sp.gap;
         log.error(`${app}: the marker ${sp.gap.from} is older than the API's ${RETENTION_DAYS}-day retention; logs from ${sp.gap.from} to ${sp.gap.to} (${(sp.gap.seconds / 86400).toFixed(1)} days) can no longer be fetched; continuing from ${sp.gap.to}`);
       }
-      if (sp.replaceMarker && !o.dryRun) await markers.commit(app, sp.marker);
+      if (sp.replaceMarker && !o.dryRun) await store.commit(app, sp.marker);
       const client: ClientContext = {
         config, dispatcher, retries: o.retries, signal: stop.signal, log,
         onRetry: () => { progress.retries++; },
@@ -122,7 +134,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
             app, start: sp.start, marker: sp.marker, filters, pageSize: o.pageSize,
             maxLogs: o.maxLogs ?? DEFAULT_MAX_LOGS, raiseTo: o.maxLogs === undefined ? RAISED_MAX_LOGS : undefined,
           },
-          commit: (m) => (o.dryRun ? Promise.resolve() : markers.commit(app, m)),
+          commit: (m) => (o.dryRun ? Promise.resolve() : store.commit(app, m)),
           onPage: () => {
             // progress for `status` while a run goes on; once a second is enough (each write is 5 file operations)
             if (Date.now() - lastStatusAt >= 1000) {
@@ -140,8 +152,8 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         if (e instanceof OutputError && !stop.signal.aborted) stop.abort(e);
       } finally {
         bar.clear();
-        const m = markers.get(app)?.timestamp;
-        if (m) progress.lag_seconds = Math.max(0, Math.round((Date.now() - Date.parse(m)) / 1000));
+        const m = store.get(app)?.timestamp;
+        if (m) progress.lag_seconds = Math.max(0, Math.round((Date.now() - apiTimeMs(m)) / 1000));
         log.info(summaryLine(app, progress, Date.now() - t0));
       }
     })));
@@ -200,6 +212,9 @@ function pidAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
 }
+
+/** Set while a run is on: records a forced exit (the watchdog's) in last_job.status. */
+export let lastWords: ((why: string, result: 'failed' | 'interrupted') => Promise<void>) | undefined;
 
 /** The reason a run stops at --max_runtime: not an error, the next cron run continues. */
 export class Deadline extends Error {}

@@ -2,7 +2,9 @@ import type { Socket } from 'node:net';
 import { OutputError } from '../errors.js';
 
 /** How long a connection must stay healthy after a write before its data counts as received. */
-const CONFIRM_MS = 25;
+export const CONFIRM_MS = 25;
+/** Connections a backlog is re-sent on before the output gives up. */
+const MAX_ATTEMPTS = 5;
 
 export interface StreamConnection {
   open(): Promise<void>;
@@ -21,7 +23,19 @@ export interface StreamConnection {
 export function streamConnection(where: string, dial: () => Promise<Socket>, reconnectMs: number): StreamConnection {
   let sock: Socket | undefined;
   let broken: Error | undefined;
-  let unconfirmed: Buffer[] = [];
+  /** Set when a reconnect gave up: a confirm then fails at once instead of waiting it out again. */
+  let down: OutputError | undefined;
+  /** Written since their confirmation began, with a sequence number each (see confirm). */
+  let unconfirmed: { seq: number; data: Buffer }[] = [];
+  let seq = 0;
+  // Two apps share one connection: a send, a recovery and the end of a confirm never interleave,
+  // so there is one reconnect at a time and nothing is written on a connection being replaced.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(f: () => Promise<T>): Promise<T> => {
+    const p = queue.then(f);
+    queue = p.catch(() => undefined);
+    return p;
+  };
 
   const describeErr = (e: unknown) => {
     const err = e as NodeJS.ErrnoException;
@@ -36,10 +50,12 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
     s.on('data', () => undefined); // a receiver may talk back; never let it fill our buffer
     sock = s;
     broken = undefined;
+    down = undefined;
   };
   const write = (s: Socket, data: Buffer) => new Promise<void>((resolve, reject) => {
     s.write(data, (e) => (e ? reject(e) : resolve()));
   });
+  const healthy = () => sock !== undefined && broken === undefined;
 
   /** New connection with exponential backoff, for at most reconnectMs. */
   async function reconnect(first: unknown): Promise<Socket> {
@@ -58,16 +74,18 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
         if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME/.test(String((e as NodeJS.ErrnoException).code) + String((e as Error).message))) break;
       }
     }
-    throw new OutputError(`output ${where}: connection lost and not re-established within ${reconnectMs / 1000} s (${describeErr(last)})`, 0, 'EDOWN');
+    throw (down = new OutputError(`output ${where}: connection lost and not re-established within ${reconnectMs / 1000} s (${describeErr(last)})`, 0, 'EDOWN'));
   }
+
+  const dropping = (e: unknown) => (down = new OutputError(`output ${where}: the receiver keeps dropping the connection (${describeErr(e)})`, 0, 'EDOWN'));
 
   /** Sends the unconfirmed backlog on a fresh connection after a break (a few tries at most). */
   async function recover(e: unknown): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      if (attempt === 5) throw new OutputError(`output ${where}: the receiver keeps dropping the connection (${describeErr(e)})`, 0, 'EDOWN');
+      if (attempt === MAX_ATTEMPTS) throw dropping(e);
       const s = await reconnect(e);
       try {
-        await write(s, Buffer.concat(unconfirmed));
+        await write(s, Buffer.concat(unconfirmed.map((u) => u.data)));
         return;
       } catch (err) {
         e = err;
@@ -83,19 +101,42 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
         throw new OutputError(`output ${where}: cannot connect (${describeErr(e)})`, 0, 'EDOWN');
       }
     },
-    async send(data) {
-      unconfirmed.push(data);
-      if (!sock || broken) return recover(broken);
-      try {
-        await write(sock, data);
-      } catch (e) {
-        await recover(e);
-      }
+    send(data) {
+      return exclusive(async () => {
+        unconfirmed.push({ seq: seq++, data });
+        if (!healthy()) return recover(broken);
+        try {
+          await write(sock!, data);
+        } catch (e) {
+          await recover(e);
+        }
+      });
     },
+    /**
+     * Resolves once everything sent before it was called has been on a connection that stayed
+     * healthy for CONFIRM_MS; a backlog re-sent after a break must live through a window of its
+     * own (on a connection that dies again it is re-sent again, a few times at most). Only what
+     * was sent before this call is let go of: another app's page sent meanwhile waits for its
+     * own confirm.
+     */
     async confirm() {
-      await new Promise((r) => setTimeout(r, CONFIRM_MS));
-      if (broken || !sock) await recover(broken);
-      unconfirmed = [];
+      const upTo = seq;
+      for (let attempt = 0; ; attempt++) {
+        await new Promise((r) => setTimeout(r, CONFIRM_MS));
+        const done = await exclusive(async () => {
+          if (healthy()) {
+            unconfirmed = unconfirmed.filter((u) => u.seq >= upTo);
+            return true;
+          }
+          // another app's confirm, begun after our send, has already covered what this one covers
+          if (!unconfirmed.some((u) => u.seq < upTo)) return true;
+          if (down) throw down;
+          if (attempt === MAX_ATTEMPTS) throw dropping(broken);
+          await recover(broken);
+          return false;
+        });
+        if (done) return;
+      }
     },
     async close() {
       const s = sock;

@@ -5,7 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { OutputError, UsageError } from '../errors.js';
 import type { OutputSpec } from '../options.js';
 import { frame, headerer } from './framing.js';
-import { streamConnection } from './connection.js';
+import { CONFIRM_MS, streamConnection } from './connection.js';
 import { encodeLines } from './encode.js';
 import type { Output } from './types.js';
 
@@ -64,8 +64,11 @@ function udpOutput(s: RemoteSpec): Output {
   const where = `UDP ${s.host}:${s.port}`;
   let sock: UdpSocket | undefined;
   let failure: NodeJS.ErrnoException | undefined;
-  const fail = (e: NodeJS.ErrnoException, delivered: number) =>
-    new OutputError(`output ${where}: ${e.code === 'ECONNREFUSED' ? 'nothing is listening (ECONNREFUSED)' : e.code ?? e.message}`, delivered, e.code);
+  // ECONNREFUSED comes back (ICMP port unreachable) after the datagrams that met the closed
+  // port were sent, so none of the page's can count as delivered; other errors (EMSGSIZE) are
+  // the send that failed.
+  const fail = (e: NodeJS.ErrnoException, sent: number) =>
+    new OutputError(`output ${where}: ${e.code === 'ECONNREFUSED' ? 'nothing is listening (ECONNREFUSED)' : e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? 0 : sent, e.code);
   return {
     name: `REMOTE ${where}`,
     async open() {
@@ -90,6 +93,11 @@ function udpOutput(s: RemoteSpec): Output {
           sock!.send(msg, (e) => (e ? reject(fail(e, i)) : resolve()));
         });
       }
+    },
+    /** A refusal arrives a moment after the send: a page counts once that moment has passed without one. */
+    async confirm() {
+      await new Promise((r) => setTimeout(r, CONFIRM_MS));
+      if (failure) throw fail(failure, 0);
     },
     async close() {
       await new Promise<void>((resolve) => (sock ? sock.close(() => resolve()) : resolve()));

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateError } from '../errors.js';
+import { apiTimeMs } from '../time.js';
 import type { AppName, LogRecord } from '../types.js';
 import { writeFileAtomic } from './atomic-write.js';
 
@@ -24,14 +25,26 @@ const WAYS_OUT = 'start over from the earliest log with -r, or from a given day 
 
 /** Missing file = first run (empty). Anything unreadable is an error: never restart or skip silently. */
 export async function loadMarkers(stateDir: string): Promise<Partial<Record<AppName, Marker>>> {
+  return (await loadState(stateDir)).markers;
+}
+
+/** The markers and the file's text as read (undefined: no file), for MarkerStore's ownership check. */
+export async function loadState(stateDir: string): Promise<{ markers: Partial<Record<AppName, Marker>>; text: string | undefined }> {
   const path = join(stateDir, STATE_FILE);
-  let text: string;
+  const text = await readState(path);
+  return { markers: text === undefined ? {} : parseState(path, text), text };
+}
+
+async function readState(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new StateError(`state ${path}: cannot read (${(e as NodeJS.ErrnoException).code}); ${WAYS_OUT}`);
   }
+}
+
+function parseState(path: string, text: string): Partial<Record<AppName, Marker>> {
   const bad = (why: string) => new StateError(`state ${path}: ${why}; ${WAYS_OUT}`);
   if (text.trim() === '') throw bad('file is empty');
   let doc: StateDoc;
@@ -49,7 +62,7 @@ export async function loadMarkers(stateDir: string): Promise<Partial<Record<AppN
   const out: Partial<Record<AppName, Marker>> = {};
   for (const [app, m] of Object.entries(doc.apps)) {
     if (app !== 'Investigate' && app !== 'Detect') throw bad(`unknown app "${app}"`);
-    if (!m || typeof m.timestamp !== 'string' || Number.isNaN(Date.parse(m.timestamp)) || !Array.isArray(m.ids) || m.ids.some((id) => typeof id !== 'string')) {
+    if (!m || typeof m.timestamp !== 'string' || Number.isNaN(apiTimeMs(m.timestamp)) || !Array.isArray(m.ids) || m.ids.some((id) => typeof id !== 'string')) {
       throw bad(`marker for ${app} is corrupt`);
     }
     out[app] = { timestamp: m.timestamp, ids: m.ids };
@@ -71,7 +84,15 @@ export class MarkerStore {
   private queued: Promise<void> | undefined; // the next write, not started yet
   /** Writes started so far (the tests count them). */
   writes = 0;
-  constructor(readonly stateDir: string, private markers: Partial<Record<AppName, Marker>>) {}
+  /** Set when the ownership check found another run's file: this run must write nothing more. */
+  lost = false;
+  /**
+   * `owned`: the file's text as this run last read or wrote it. Given, every write first checks
+   * that the file still holds exactly that: a run frozen past the lock's staleness (SIGSTOP, a
+   * suspended VM) loses its lock to the next run, and must not then put its older markers back
+   * over the newer run's (the next run would send everything after them again).
+   */
+  constructor(readonly stateDir: string, private markers: Partial<Record<AppName, Marker>>, private owned?: { text: string | undefined }) {}
 
   get(app: AppName): Marker | undefined {
     return this.markers[app];
@@ -84,9 +105,18 @@ export class MarkerStore {
     this.queued ??= this.last = this.last.then(() => {
       this.queued = undefined; // from here on, a commit needs a write of its own
       this.writes++;
-      return writeFileAtomic(join(this.stateDir, STATE_FILE), this.render());
+      return this.write(join(this.stateDir, STATE_FILE), this.render());
     });
     return this.queued;
+  }
+
+  private async write(path: string, text: string): Promise<void> {
+    if (this.owned && (await readState(path)) !== this.owned.text) {
+      this.lost = true;
+      throw new StateError(`state ${path} was changed by another siem-agent run (this one was stopped for longer than the lock allows and lost its lock); stopping without writing it`);
+    }
+    await writeFileAtomic(path, text);
+    if (this.owned) this.owned.text = text;
   }
 
   private render(): string {
@@ -108,15 +138,15 @@ export type MarkerKey = Pick<LogRecord, '_id' | 'created_timestamp'>;
 export function advanceMarker(prev: Marker | undefined, records: readonly MarkerKey[]): Marker | undefined {
   if (records.length === 0) return prev;
   const last = records[records.length - 1]!.created_timestamp;
-  const lastMs = Date.parse(last);
+  const lastMs = apiTimeMs(last);
   const ids: string[] = [];
   for (let i = records.length - 1; i >= 0; i--) {
     const r = records[i]!;
-    if (Date.parse(r.created_timestamp) !== lastMs) break;
+    if (apiTimeMs(r.created_timestamp) !== lastMs) break;
     ids.push(r._id);
   }
   ids.reverse();
-  const prevMs = prev ? Date.parse(prev.timestamp) : -Infinity;
+  const prevMs = prev ? apiTimeMs(prev.timestamp) : -Infinity;
   // a marker never moves back, even if the API hands us an out-of-order page
   if (prev && lastMs < prevMs) return prev;
   if (prev && prevMs === lastMs) {
