@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { proxyUrl } from './source/proxy-url.js';
 import { UsageError } from './errors.js';
-import { FACILITIES, isoDay, oneOf, positiveNumber, redactArgv, splitList, wholeNumber } from './flags.js';
+import { FACILITIES, isoDay, oneOf, positiveNumber, redactArgv, seconds, splitList, wholeNumber } from './flags.js';
 import { SIEM_FORMAT } from './format/index.js';
 import { APPS, SEVERITIES, type AppName } from './types.js';
 import type { OutputSpec, RunOptions } from './options.js';
@@ -108,12 +108,12 @@ export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
     format,
     maxMessageSize,
     rate,
-    maxRuntimeS: positiveNumber('--max_runtime', f.max_runtime)!,
-    reconnectS: positiveNumber('--reconnect_timeout', f.reconnect_timeout)!,
+    maxRuntimeS: seconds('--max_runtime', f.max_runtime)!,
+    reconnectS: seconds('--reconnect_timeout', f.reconnect_timeout)!,
     retries: wholeNumber('--retries', f.retries, 0, 100)!,
     pageSize: wholeNumber('--page_size', f.page_size, 1, 1000)!,
     http: {
-      timeoutMs: positiveNumber('--request_timeout', f.request_timeout)! * 1000,
+      timeoutMs: seconds('--request_timeout', f.request_timeout)! * 1000,
       proxy: f.proxy,
       proxyUser: f.proxy_user,
       // the environment keeps the password out of `ps` and of crontab lines

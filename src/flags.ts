@@ -1,3 +1,4 @@
+import { redactUserinfo } from './redact.js';
 import { UsageError } from './errors.js';
 
 /** `--x a b` and `--x a,b` both mean [a, b]; empty items are dropped. */
@@ -23,10 +24,20 @@ export function wholeNumber(flag: string, value: string | undefined, min: number
   return n;
 }
 
+/** The longest a Node timer can wait, in seconds: a longer delay fires at once (TimeoutOverflowWarning). */
+export const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
+
 export function positiveNumber(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a number greater than 0, got "${value}"`);
+  return n;
+}
+
+/** Seconds greater than 0 and at most MAX_TIMER_S (~24.8 days): every such flag ends up in a timer. */
+export function seconds(flag: string, value: string | undefined): number | undefined {
+  const n = positiveNumber(flag, value);
+  if (n !== undefined && n > MAX_TIMER_S) throw new UsageError(`${flag}: at most ${MAX_TIMER_S} seconds (24.8 days), got "${value}"`);
   return n;
 }
 
@@ -41,19 +52,37 @@ export function isoDay(flag: string, value: string | undefined): string | undefi
   return value;
 }
 
+/** Short flags that take no value (they may be clustered: `-cd`). */
+const SHORT_BOOLEAN = new Set(['c', 'r', 'd']);
+
 /** argv with secrets removed, for last_job.status and support bundles. */
 export function redactArgv(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '-p' || a === '--proxy_password') {
+    if (a === '--proxy_password') {
       out.push(a);
       if (i + 1 < argv.length) out.push('***');
       i++;
     } else if (a.startsWith('--proxy_password=')) {
       out.push('--proxy_password=***');
+    } else if (/^-[a-zA-Z]/.test(a)) {
+      // a short flag or a cluster of them (commander: `-p SECRET`, `-pSECRET`, `-dpSECRET`)
+      let j = 1;
+      while (j < a.length && SHORT_BOOLEAN.has(a[j]!)) j++;
+      if (a[j] === 'p') {
+        out.push(j + 1 < a.length ? `${a.slice(0, j + 1)}***` : a);
+        if (j + 1 === a.length && i + 1 < argv.length) {
+          out.push('***');
+          i++;
+        }
+      } else {
+        out.push(a);
+      }
+    } else if (a === '--proxy' && i + 1 < argv.length) {
+      out.push(a, redactUserinfo(argv[++i]!));
     } else {
-      out.push(a.replace(/(\/\/[^:/@\s]*:)[^@/\s]*@/, '$1***@'));
+      out.push(a.startsWith('--proxy=') ? `--proxy=${redactUserinfo(a.slice(8))}` : a.includes('@') && a.includes('://') ? redactUserinfo(a) : a);
     }
   }
   return out;

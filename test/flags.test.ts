@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildRunOptions, type RawFlags } from '../src/cli-options.js';
 import { redactArgv, splitList } from '../src/flags.js';
+import { redactUserinfo } from '../src/redact.js';
 
 const defaults: RawFlags = {
   config: './config.json', output: 'SYSLOG', stream: 'STDERR', max_bytes: '0', backup_count: '0', socket_type: 'UDP',
@@ -32,6 +33,20 @@ describe('flag parsing', () => {
     expect(() => opts({ siem: 'splunk', format: 'cef' })).toThrow(/contradicts/);
   });
   it('the proxy password is redacted from the argv kept in last_job.status', () => {
-    expect(redactArgv(['-u', 'me', '-p', 'pw', '--proxy', 'http://me:secret@proxy:3128', '--proxy_password=x'])).toEqual(['-u', 'me', '-p', '***', '--proxy', 'http://me:***@proxy:3128', '--proxy_password=***']);
+    expect(redactArgv(['-u', 'me', '-p', 'pw', '--proxy', 'http://me:secret@proxy:3128', '--proxy_password=x'])).toEqual(['-u', 'me', '-p', '***', '--proxy', 'http://***@proxy:3128', '--proxy_password=***']);
+  });
+
+  it('every way commander takes the proxy password is redacted: attached, clustered, a URL or host:port with userinfo', () => {
+    expect(redactArgv(['-pS3cret', '-dpS3cret', '-cd', '-dp', 'S3cret', '-u', 'me'])).toEqual(['-p***', '-dp***', '-cd', '-dp', '***', '-u', 'me']);
+    expect(redactArgv(['--proxy', 'me:S3cret@proxy:3128', '--proxy=http://me:p@S3cret@proxy:3128', '--proxy_password', 'S3cret']))
+      .toEqual(['--proxy', '***@proxy:3128', '--proxy=http://***@proxy:3128', '--proxy_password', '***']);
+    // values of other flags are left alone, even when they start like -p
+    expect(redactArgv(['-o', 'FILE', '-f', '/var/log/out.cef'])).toEqual(['-o', 'FILE', '-f', '/var/log/out.cef']);
+  });
+
+  it('redactUserinfo masks up to the last @ of the authority, with or without a scheme', () => {
+    expect(redactUserinfo('http://a:b@c@host:1/x?y=@z')).toBe('http://***@host:1/x?y=@z');
+    expect(redactUserinfo('a:b@host:1')).toBe('***@host:1');
+    expect(redactUserinfo('https://api.example/')).toBe('https://api.example/');
   });
 });

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, release, tmpdir, platform } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isoDay } from '../flags.js';
+import { isoDay, redactArgv } from '../flags.js';
+import { redactUserinfo } from '../redact.js';
 import { STATE_FILE } from '../state/marker.js';
 import { STATUS_FILE } from '../state/status.js';
 import { LOG_BACKUPS } from '../log.js';
@@ -12,15 +13,22 @@ export interface BundleFlags { config: string; state_dir?: string; log_file: str
 
 const SECRET_KEYS = /secret|password|token/i;
 
-/** The config without secrets: secret values replaced, key_id shortened. */
+/**
+ * The config without secrets: secret values replaced (at any depth), key_id shortened, and any
+ * user:password@ in a URL masked (a config refused for holding credentials in api_server is the
+ * very one a user sends to support).
+ */
 export function redactConfig(text: string): string {
+  const clean = (v: unknown, key: string): unknown => {
+    if (SECRET_KEYS.test(key)) return '***';
+    if (key === 'key_id' && typeof v === 'string') return `${v.slice(0, 4)}***`;
+    if (typeof v === 'string') return v.includes('@') ? redactUserinfo(v) : v;
+    if (Array.isArray(v)) return v.map((x) => clean(x, ''));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clean(x, k)]));
+    return v;
+  };
   try {
-    const obj = JSON.parse(text) as Record<string, unknown>;
-    for (const k of Object.keys(obj)) {
-      if (SECRET_KEYS.test(k)) obj[k] = '***';
-      else if (k === 'key_id' && typeof obj[k] === 'string') obj[k] = `${(obj[k] as string).slice(0, 4)}***`;
-    }
-    return `${JSON.stringify(obj, null, 2)}\n`;
+    return `${JSON.stringify(clean(JSON.parse(text), ''), null, 2)}\n`;
   } catch {
     return '(config.json is not valid JSON; not included)\n';
   }
@@ -51,13 +59,20 @@ export async function bundle(f: BundleFlags): Promise<number> {
       if (existsSync(p)) logs.push(...readFileSync(p, 'utf8').split('\n').filter((l) => l !== '' && inWindow(l, from, to)));
     }
     writeFileSync(join(dir, 'siem_agent.log'), logs.length ? `${logs.join('\n')}\n` : '');
-    for (const name of [STATE_FILE, STATUS_FILE]) if (existsSync(join(stateDir, name))) copyFileSync(join(stateDir, name), join(dir, name));
+    if (existsSync(join(stateDir, STATE_FILE))) copyFileSync(join(stateDir, STATE_FILE), join(dir, STATE_FILE));
     if (existsSync(configPath)) writeFileSync(join(dir, 'config.redacted.json'), redactConfig(readFileSync(configPath, 'utf8')));
     let lastFlags = '(no last_job.status)';
     if (existsSync(join(stateDir, STATUS_FILE))) {
+      const text = readFileSync(join(stateDir, STATUS_FILE), 'utf8');
       try {
-        lastFlags = (JSON.parse(readFileSync(join(stateDir, STATUS_FILE), 'utf8')) as { argv?: string[] }).argv?.join(' ') ?? '';
-      } catch { /* torn status: the copy is in the bundle anyway */ }
+        // redacted again: a status written by an older version may hold what this one masks
+        const st = JSON.parse(text) as { argv?: string[] };
+        if (Array.isArray(st.argv)) st.argv = redactArgv(st.argv.map(String));
+        lastFlags = st.argv?.join(' ') ?? '';
+        writeFileSync(join(dir, STATUS_FILE), `${JSON.stringify(st, null, 2)}\n`);
+      } catch {
+        lastFlags = '(last_job.status is not valid JSON; not included)';
+      }
     }
     writeFileSync(join(dir, 'versions.txt'), [
       `siem-agent ${VERSION}`, `node ${process.version}`, `platform ${platform()} ${release()}`, `host ${hostname()}`,

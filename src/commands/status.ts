@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { describe, UsageError } from '../errors.js';
 import { lockHeld } from '../state/lock.js';
 import { loadMarkers } from '../state/marker.js';
+import { apiTimeMs } from '../time.js';
 import { readStatus } from '../state/status.js';
 import { humanDuration } from '../summary.js';
 import { APPS } from '../types.js';
@@ -30,7 +31,7 @@ export async function status(f: StatusFlags): Promise<number> {
   const apps: Record<string, unknown> = {};
   for (const app of APPS) {
     const m = markers[app];
-    const lag = m ? Math.round((now - Date.parse(m.timestamp)) / 1000) : undefined;
+    const lag = m ? Math.round((now - apiTimeMs(m.timestamp)) / 1000) : undefined;
     const gap = last?.apps?.[app]?.gap;
     apps[app] = { marker: m?.timestamp ?? null, lag_seconds: lag ?? null, last_run: last?.apps?.[app] ?? null };
     if (maxLag !== undefined && lag !== undefined && lag > maxLag) problems.push(`${app} is ${humanDuration(lag)} behind (more than --max_lag ${humanDuration(maxLag)})`);

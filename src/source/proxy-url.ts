@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { redactUserinfo } from '../redact.js';
 
 /** `--proxy host:port` or a URL → URL (kept apart from http.ts so flag checks do not load undici). */
 export function proxyUrl(proxy: string): URL {
@@ -7,9 +8,9 @@ export function proxyUrl(proxy: string): URL {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new UsageError(`--proxy ${proxy.replace(/\/\/[^@/]*@/, '//***@')}: not host:port or a URL`);
+    throw new UsageError(`--proxy ${redactUserinfo(proxy)}: not host:port or a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--proxy: unsupported scheme ${url.protocol} (use http:// or https://)`);
-  if (!url.port && !/^[a-z]+:\/\//i.test(proxy)) throw new UsageError(`--proxy ${proxy}: missing port (host:port)`);
+  if (!url.port && !/^[a-z]+:\/\//i.test(proxy)) throw new UsageError(`--proxy ${redactUserinfo(proxy)}: missing port (host:port)`);
   return url;
 }
