@@ -2,6 +2,7 @@ import type { Marker } from './state/marker.js';
 import type { Filters } from './source/pager.js';
 import { RETENTION_DAYS, RETENTION_MARGIN_MS, type RunOptions } from './options.js';
 import { SEVERITIES, type AppName } from './types.js';
+import { apiTimeMs } from './time.js';
 
 const DEFAULT_SEVERITY: Record<AppName, string[]> = {
   Investigate: ['error', 'critical', 'warning'],
@@ -34,11 +35,11 @@ export function startPoint(stored: Marker | undefined, o: Pick<RunOptions, 'star
     const ts = `${o.startDate}T00:00:00.000Z`;
     sp = { start: ts, marker: { timestamp: ts, ids: [] }, replaceMarker: true };
   } else if (stored) {
-    sp = { start: new Date(Date.parse(stored.timestamp)).toISOString(), marker: stored, replaceMarker: false };
+    sp = { start: new Date(apiTimeMs(stored.timestamp)).toISOString(), marker: stored, replaceMarker: false };
   } else {
     return { start: new Date(oldest).toISOString(), replaceMarker: false };
   }
-  const startMs = Date.parse(sp.start);
+  const startMs = apiTimeMs(sp.start);
   if (startMs < oldest) {
     const to = new Date(oldest).toISOString();
     return {

@@ -4,6 +4,7 @@ import { escapeLeefValue, formatLeef, leefPairs } from '../src/format/leef.js';
 import { formatJson } from '../src/format/json.js';
 import { cutUtf8, type FormatContext } from '../src/format/fields.js';
 import type { LogRecord } from '../src/types.js';
+import { parseCef, parseJsonLine, parseLeef } from './helpers/parsers.js';
 
 const ctx = (over: Partial<FormatContext> = {}): FormatContext => ({ app: 'Investigate', version: '1.0.0', maxBytes: 0, ...over });
 const rec = (over: Record<string, unknown> = {}): LogRecord => ({
@@ -26,6 +27,49 @@ describe('CEF escaping, per the ArcSight CEF specification examples', () => {
   });
   it('keeps a header on one line', () => {
     expect(escapeCefHeader('two\nlines')).toBe('two lines');
+  });
+  it('caps a header value before a surrogate pair, never through it', () => {
+    const name = `${'a'.repeat(126)}😀 and more text after the emoji`;
+    const capped = escapeCefHeader(name);
+    expect(capped).toBe(`${'a'.repeat(126)}…`);
+    expect(escapeCefHeader(`${'a'.repeat(125)}😀 and more`)).toBe(`${'a'.repeat(125)}😀…`);
+    // once on the wire (UTF-8), the CEF name and the LEEF event id are still a prefix + "…"
+    const wire = (line: string) => Buffer.from(line, 'utf8').toString('utf8');
+    expect(parseCef(wire(formatCef(rec({ name }), ctx()))).name).toBe(capped);
+    expect(parseLeef(wire(formatLeef(rec({ activity_type: name }), ctx()))).eventId).toBe(capped);
+  });
+});
+
+describe('control characters (README "Control characters")', () => {
+  const C0 = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('');
+  // every C0 control but TAB, LF and CR
+  const OTHER = /[\x00-\x08\x0b\x0c\x0e-\x1f]/;
+  it('writes every C0 control but TAB, LF and CR as U+FFFD in CEF and LEEF values and headers', () => {
+    const want = (s: string) => s.replace(new RegExp(OTHER.source, 'g'), '\ufffd');
+    expect(escapeCefValue(C0)).toBe(want(C0).replace('\n', '\\n').replace('\r', '\\r'));
+    expect(escapeLeefValue(C0)).toBe(want(C0).replace('\n', '\\n').replace('\r', '\\r'));
+    expect(escapeCefValue('a\0b\tc')).toBe('a\ufffdb\tc');
+    expect(escapeCefHeader(`x${C0}y`)).toBe(`x${want(C0.slice(0, 10))} ${want(C0.slice(11, 13))} ${want(C0.slice(14))}y`);
+    const r = rec({ message: C0, name: C0, activity_type: `act${C0}`, [`k${C0}`]: [C0], user: C0, host: C0 });
+    for (const line of [formatCef(r, ctx({ version: `1${C0}` })), formatLeef(r, ctx({ version: `1${C0}` }))]) {
+      expect(line).not.toMatch(/[\x00-\x08\x0a-\x1f]/);
+    }
+    expect(parseCef(formatCef(r, ctx())).extension.msg).toBe(want(C0));
+    expect(parseLeef(formatLeef(r, ctx())).attrs.message).toBe(want(C0));
+  });
+  it('a NUL cannot end the event early and forge a second one (syslog-ng reads NUL as the end of a message)', () => {
+    const message = 'before\u0000after cs1\\=forged';
+    for (const line of [formatCef(rec({ message }), ctx()), formatLeef(rec({ message }), ctx())]) {
+      // what an LF-framed receiver that also stops at NUL splits the stream into
+      expect(`${line}\n`.split(/[\0\n]/).filter((l) => l !== '')).toEqual([line]);
+    }
+    expect(parseCef(formatCef(rec({ message }), ctx())).extension.msg).toBe('before\ufffdafter cs1\\=forged');
+    expect(parseLeef(formatLeef(rec({ message }), ctx())).attrs.message).toBe('before\ufffdafter cs1\\=forged');
+  });
+  it('leaves JSON alone: JSON.stringify escapes every control character', () => {
+    const line = formatJson(rec({ message: C0 }), ctx());
+    expect(line).toContain('\\u0000');
+    expect((parseJsonLine(line) as LogRecord).message).toBe(C0);
   });
 });
 
@@ -84,14 +128,26 @@ describe('formatLeef', () => {
 
 describe('LEEF attribute keys', () => {
   const keys = (line: string) => line.split('|').slice(6).join('|').split(/(?<!\\)\^/).map((a) => a.slice(0, a.indexOf('=')));
-  it('numbers a field whose key is taken (fixed, renamed or cleaned alike) and keeps record order', () => {
-    const line = formatLeef(rec({ cat: 'c', 'a-b': 1, a_b: 2, src: 's', host: 'h' }), ctx());
-    expect(keys(line)).toEqual(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'severity', 'service', 'cat_2', 'a_b', 'a_b_2', 'src', 'src_2']);
-    expect(line).toContain('^src=s^src_2=h');
+  it('numbers a field whose key is taken (fixed or cleaned alike) and keeps record order', () => {
+    const line = formatLeef(rec({ cat: 'c', 'a-b': 1, a_b: 2 }), ctx());
+    expect(keys(line)).toEqual(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'severity', 'service', 'cat_2', 'a_b', 'a_b_2']);
     // the same names the other way round: the clean ones first
-    const back = formatLeef(rec({ a_b: 1, host: 'h', cat: 'c', 'a-b': 2, src: 's' }), ctx());
-    expect(keys(back)).toEqual(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'severity', 'service', 'a_b', 'src', 'cat_2', 'a_b_2', 'src_2']);
-    expect(back).toContain('^src=h^');
+    const back = formatLeef(rec({ a_b: 1, cat: 'c', 'a-b': 2 }), ctx());
+    expect(keys(back)).toEqual(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'severity', 'service', 'a_b', 'cat_2', 'a_b_2']);
+  });
+  it('keeps externalId, usrName and src for _id, user and host, whatever the field order', () => {
+    const fields = { src: 's', host: 'h', usrName: 'n', user: 'u', externalId: 'not-the-id' };
+    const first = { externalId: 'not-the-id', usrName: 'n', src: 's', _id: 'real-id', created_timestamp: '2026-11-22T10:00:00.123Z', user: 'u', host: 'h' } as LogRecord;
+    for (const r of [rec(fields), first]) {
+      const line = formatLeef(r, ctx());
+      expect(keys(line).slice(0, 7)).toEqual(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'usrName', 'src']);
+      const attrs = parseLeef(line).attrs;
+      expect([attrs.externalId, attrs.usrName, attrs.src]).toEqual([r._id, 'u', 'h']);
+      expect([attrs.externalId_2, attrs.usrName_2, attrs.src_2]).toEqual(['not-the-id', 'n', 's']);
+    }
+    // reserved even when the mapped field is missing
+    expect(parseLeef(formatLeef(rec({ src: 's' }), ctx())).attrs).toMatchObject({ src_2: 's' });
+    expect(parseLeef(formatLeef(rec({ src: 's' }), ctx())).attrs.src).toBeUndefined();
   });
   it('writes the same line on the fast path as on the truncating path when nothing needs cutting', () => {
     const r = rec({ message: 'a^b\nc', 'odd key': null, user: 'u', sev: 9, nested: { x: [1] } });
@@ -112,6 +168,26 @@ describe('formatJson', () => {
     expect(back._id).toBe('abc123');
     expect(back.created_timestamp).toBe('2026-11-22T10:00:00.123Z');
   });
+  it('shortens as many values as it takes to fit (a record with many fields)', () => {
+    const r = rec();
+    for (let i = 0; i < 150; i++) r[`f${String(i).padStart(3, '0')}`] = 'v'.repeat(60);
+    // keys, _id, created_timestamp and a "…" per value are ~2.4 KB: 4000 is reachable
+    const line = formatJson(r, ctx({ maxBytes: 4000 }));
+    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(4000);
+    expect(Object.keys(parseJsonLine(line) as LogRecord)).toEqual(Object.keys(r));
+    // and stops when it cannot fit: only what may not be cut is left
+    const tight = parseJsonLine(formatJson(r, ctx({ maxBytes: 100 }))) as Record<string, string>;
+    expect(tight.f149).toBe('…');
+    expect(tight._id).toBe('abc123');
+  });
+  it('keeps a lone surrogate of the API value when shortening (JSON writes it as \\ud800)', () => {
+    const message = `\ud800${'x'.repeat(5000)}`;
+    expect((parseJsonLine(formatJson(rec({ message }), ctx())) as LogRecord).message).toBe(message);
+    const cut = (parseJsonLine(formatJson(rec({ message }), ctx({ maxBytes: 600 }))) as Record<string, string>).message!;
+    expect(cut.endsWith('…')).toBe(true);
+    expect(message.startsWith(cut.slice(0, -1))).toBe(true);
+    expect(cut.startsWith('\ud800x')).toBe(true);
+  });
 });
 
 describe('cutUtf8', () => {
@@ -120,5 +196,27 @@ describe('cutUtf8', () => {
     expect(Buffer.byteLength(s)).toBeLessThanOrEqual(11);
     expect(s).toBe('éééé…');
     expect(cutUtf8('😀😀😀', 8)).toBe('😀…');
+    expect(cutUtf8('😀😀😀', 10)).toBe('😀…');
+    expect(cutUtf8('a😀😀', 7)).toBe('a…');
+  });
+  it('keeps a lone surrogate of the value (counted as the 3 bytes of U+FFFD), so the cut is a prefix', () => {
+    expect(cutUtf8('\ud800xyz', 7)).toBe('\ud800x…');
+    expect(cutUtf8('ab\udfffxyz', 8)).toBe('ab\udfff…');
+    expect(cutUtf8('ab\ud800', 6)).toBe('ab…');
+    expect(Buffer.byteLength(cutUtf8('\ud800\ud800\ud800', 9))).toBeLessThanOrEqual(9);
+  });
+});
+
+describe('the escape functions\' quick test agrees with their replacement, for every UTF-16 code unit', () => {
+  it('CEF escapes exactly \\ = and the C0 controls but TAB; LEEF exactly \\ ^ and the same controls', () => {
+    const cefSet = /[\\=\x00-\x08\x0a-\x1f]/;
+    const leefSet = /[\\^\x00-\x08\x0a-\x1f]/;
+    const wrong: string[] = [];
+    for (let u = 0; u < 0x10000; u++) {
+      const c = String.fromCharCode(u);
+      if ((escapeCefValue(`a${c}b`) !== `a${c}b`) !== cefSet.test(c)) wrong.push(`cef ${u.toString(16)}`);
+      if ((escapeLeefValue(`a${c}b`) !== `a${c}b`) !== leefSet.test(c)) wrong.push(`leef ${u.toString(16)}`);
+    }
+    expect(wrong).toEqual([]);
   });
 });

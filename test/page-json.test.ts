@@ -3,7 +3,8 @@
 // when JSON.parse fails, for any damaged one.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bodyText, fastParse, parseBody } from '../src/source/page-json.js';
+import { bodyText, fastParse, parseBody, splitPage } from '../src/source/page-json.js';
+import { EXACT, isExact, unmark, unmarkJson } from '../src/exact-numbers.js';
 
 /** What the client did before: undici's text() (BOM skipped, UTF-8), then JSON.parse. */
 function oracle(b: Buffer): { ok: true; value: unknown } | { ok: false } {
@@ -14,9 +15,17 @@ function oracle(b: Buffer): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
+/** A number kept as its digits (exact-numbers.ts) compared as the number JSON.parse makes of it. */
+function asParsed(v: unknown): unknown {
+  if (typeof v === 'string') return isExact(v) ? Number(unmark(v)) : v;
+  if (Array.isArray(v)) return v.map(asParsed);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asParsed(x)]));
+  return v;
+}
+
 function ours(b: Buffer): { ok: true; value: unknown } | { ok: false } {
   try {
-    return { ok: true, value: parseBody(b) };
+    return { ok: true, value: asParsed(parseBody(b)) };
   } catch {
     return { ok: false };
   }
@@ -89,5 +98,46 @@ describe('parseBody (a page parsed log by log)', () => {
     const logs = Array.from({ length: 50 }, (_, i) => ({ _id: `id${i}`, created_timestamp: '2026-11-18T21:59:59.196Z', location: '東京, Japan', message: `a "quoted" \\ message ${i}`, nested: { logs: [1, { x: ']' }] } }));
     const b = Buffer.from(JSON.stringify({ meta: { limit: 50, total_count: 50, next: null }, logs }));
     expect(fastParse(b)).toEqual({ meta: { limit: 50, total_count: 50, next: null }, logs });
+  });
+});
+
+describe('numbers JSON.parse would change (src/exact-numbers.ts)', () => {
+  const log = '{"_id":"a1","n1":9007199254740993,"n2":-12345678901234567890,"n3":0.1000000000000000055511151231257827,' +
+    '"same1":9007199254740992,"same2":1.0000000000000000,"small":42,"s":"12345678901234567890","deep":{"a":[123456789012345678901]}}';
+  const expectExact = (r: Record<string, unknown>) => {
+    expect(r.n1).toBe(`${EXACT}9007199254740993`);
+    expect(r.n2).toBe(`${EXACT}-12345678901234567890`);
+    expect(r.n3).toBe(`${EXACT}0.1000000000000000055511151231257827`);
+    expect((r.deep as { a: unknown[] }).a[0]).toBe(`${EXACT}123456789012345678901`);
+    // numbers JSON.parse keeps, and digits inside strings, are left as they are
+    expect([r.same1, r.same2, r.small, r.s]).toEqual([9007199254740992, 1, 42, '12345678901234567890']);
+    expect(unmarkJson(JSON.stringify(r))).toBe(log.replace('1.0000000000000000', '1'));
+  };
+
+  it('the fast path keeps their digits, as marked strings the formats write back', () => {
+    const body = Buffer.from(`{"meta":{"next":null},"logs":[{"_id":"a0","n":1},${log}]}`);
+    const split = splitPage(body, () => undefined)!;
+    expect(split.logs.at(0)).toEqual({ _id: 'a0', n: 1 });
+    expectExact(split.logs.at(1) as Record<string, unknown>);
+  });
+
+  it('the slow path (a body JSON.parse reads whole: here, one with a BOM) does too', () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`{"meta":{"next":null},"logs":[${log}]}`)]);
+    expectExact((parseBody(body) as { logs: Record<string, unknown>[] }).logs[0]!);
+  });
+
+  it('any integer, however long, comes back with the digits it had (JSON written back = JSON received)', () => {
+    const int = fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n });
+    fc.assert(fc.property(fc.array(int, { minLength: 1, maxLength: 6 }), (ns) => {
+      const text = `{"_id":"x",${ns.map((n, i) => `"n${i}":${n}`).join(',')}}`;
+      const body = Buffer.from(`{"meta":{"next":null},"logs":[${text}]}`);
+      expect(unmarkJson(JSON.stringify(splitPage(body, () => undefined)!.logs.at(0)))).toBe(text);
+    }));
+  });
+
+  it('unmark gives the digits of a marked value and leaves every other string alone', () => {
+    expect(unmark(`${EXACT}123`)).toBe('123');
+    expect(unmark('\ue000abc:123')).toBe('\ue000abc:123');
+    expect(unmarkJson('{"a":"\ue000abc:1"}')).toBe('{"a":"\ue000abc:1"}');
   });
 });

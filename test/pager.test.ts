@@ -121,3 +121,23 @@ describe('letting go of pages', () => {
     await dispatcher.close();
   });
 });
+
+describe('a long number as _id', () => {
+  it('is no _id, though the page keeps it as its digits (src/exact-numbers.ts): the page is refused', async () => {
+    const { createServer } = await import('node:http');
+    const body = '{"meta":{"next":null},"logs":[{"_id":9007199254740993,"created_timestamp":"2026-11-20T10:00:00.000Z"}]}';
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const dispatcher = new Agent({ keepAliveTimeout: 1000 });
+    try {
+      const port = (server.address() as { port: number }).port;
+      const ctx = { ...client(dispatcher), config: { ...client(dispatcher).config, apiServer: `http://127.0.0.1:${port}/` } };
+      const it = pages(ctx, { app: 'Detect', start: start(), filters: {}, pageSize: 1000, maxLogs: 10 });
+      const first = await it.next();
+      expect(() => first.value!.take()).toThrow(/API Detect page 1: log #1 has no _id/);
+    } finally {
+      await dispatcher.close();
+      server.close();
+    }
+  });
+});

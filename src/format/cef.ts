@@ -1,28 +1,41 @@
 import type { LogRecord } from '../types.js';
+import { isExact } from '../exact-numbers.js';
 import { numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
+import { apiTimeMs } from '../time.js';
 
 /*
  * CEF as ArcSight's "Implementing ArcSight CEF" defines it. Header: `\` and `|` escaped.
  * Extension: `\`, `=` escaped, CR/LF written as \r and \n, so no value can end a line or
  * start a key of its own. Header values are capped (their full text is in the extension).
+ * Other C0 controls but TAB become U+FFFD in both: syslog-ng ends a message at a NUL, so a
+ * NUL in a value would split one event into two, the second one forged by the value.
  */
 const HEADER_MAX = 128;
+const FFFD = '\ufffd';
 
-const HEADER_SPECIAL = /[\\|\r\n]/;
+// C0 controls but TAB, in the header and in values (LF and CR among them)
+const HEADER_SPECIAL = /[\\|\x00-\x08\x0a-\x1f]/;
+const HEADER_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f]/g;
 export function escapeCefHeader(s: string): string {
   // most header values need nothing: one test instead of a replace that copies every value
   if (s.length <= HEADER_MAX && !HEADER_SPECIAL.test(s)) return s;
-  const one = s.replace(/[\r\n]+/g, ' ');
-  const capped = one.length > HEADER_MAX ? `${one.slice(0, HEADER_MAX - 1)}…` : one;
+  let capped = s.replace(/[\r\n]+/g, ' ').replace(HEADER_CONTROL, FFFD);
+  if (capped.length > HEADER_MAX) {
+    // cut before a surrogate pair, not through it: a lone half reaches the wire as U+FFFD
+    const high = capped.charCodeAt(HEADER_MAX - 2);
+    capped = `${capped.slice(0, high >= 0xd800 && high <= 0xdbff ? HEADER_MAX - 2 : HEADER_MAX - 1)}…`;
+  }
   return /[\\|]/.test(capped) ? capped.replace(/[\\|]/g, (c) => `\\${c}`) : capped;
 }
 
 const EXT_ESC: Record<string, string> = { '\\': '\\\\', '=': '\\=', '\n': '\\n', '\r': '\\r' };
-const EXT_RE = /[\\=\r\n]/g;
-const EXT_TEST = /[\\=\r\n]/; // non-global: test() without lastIndex bookkeeping
+const EXT_RE = /[\\=\x00-\x08\x0a-\x1f]/g;
+// EXT_RE's complement written as what may stay: V8 tests this negated class faster (per 1,000
+// logs, 0.82-0.91 ms against 0.95-1.4 ms), and it runs on every value. Non-global: no lastIndex.
+const EXT_TEST = /[^\t\x20-\x3c\x3e-\x5b\x5d-\uffff]/;
 export function escapeCefValue(s: string): string {
-  return EXT_TEST.test(s) ? s.replace(EXT_RE, (c) => EXT_ESC[c]!) : s;
+  return EXT_TEST.test(s) ? s.replace(EXT_RE, (c) => EXT_ESC[c] ?? FFFD) : s;
 }
 
 /*
@@ -70,7 +83,7 @@ const AD_KEYS_UNMAPPED: UniqueKeys = { ...AD_KEYS, skip: (field) => MAPPED.has(f
 /** Walks a record's CEF fields in line order; shared by the fast path and the truncating one. */
 function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   emit('externalId', r._id, true);
-  emit('rt', String(Date.parse(r.created_timestamp)), true);
+  emit('rt', String(apiTimeMs(r.created_timestamp)), true);
   emit('cat', ctx.app, true);
   let leftovers: string[] | undefined;
   for (let i = 0; i < STANDARD.length; i++) {
@@ -101,9 +114,12 @@ function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   }
 }
 
+/** A non-empty string from the API (a long number kept as a string is not one: exact-numbers.ts). */
+export const isWord = (v: unknown): v is string => typeof v === 'string' && v !== '' && !isExact(v);
+
 export function cefHeader(r: LogRecord, ctx: FormatContext): string {
-  const sigId = typeof r.activity_type === 'string' && r.activity_type !== '' ? r.activity_type : ctx.app;
-  const name = typeof r.name === 'string' && r.name !== '' ? r.name : `${ctx.app} ${sigId}`;
+  const sigId = isWord(r.activity_type) ? r.activity_type : ctx.app;
+  const name = isWord(r.name) ? r.name : `${ctx.app} ${sigId}`;
   return `CEF:0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(sigId)}|${escapeCefHeader(name)}|${numericSeverity(r.severity)}|`;
 }
 

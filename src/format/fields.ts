@@ -1,3 +1,4 @@
+import { unmark, unmarkJson } from '../exact-numbers.js';
 import type { LogRecord } from '../types.js';
 
 export interface FormatContext {
@@ -13,9 +14,9 @@ export type Format = (record: LogRecord, ctx: FormatContext) => string;
 
 /** A value as text: strings unchanged, numbers/booleans as JSON, null as empty, objects/arrays as compact JSON. */
 export function text(v: unknown): string {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return v.charCodeAt(0) === 0xe000 ? unmark(v) : v; // see exact-numbers.ts
   if (v === null || v === undefined) return '';
-  if (typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'object') return unmarkJson(JSON.stringify(v));
   return String(v);
 }
 
@@ -66,17 +67,33 @@ const ELLIPSIS_BYTES = 3;
 
 /**
  * Shortens a value to at most `bytes` UTF-8 bytes (ellipsis included), never splitting a
- * character: the documented truncation is "prefix of the value followed by …".
+ * character: the documented truncation is "prefix of the value followed by …". Counted on the
+ * string itself, not through a Buffer: a value may carry a lone surrogate (JSON keeps it as
+ * \ud800), which a round trip would turn into U+FFFD and the cut would no longer be a prefix.
  */
 export function cutUtf8(value: string, bytes: number): string {
   if (bytes <= ELLIPSIS_BYTES) return ELLIPSIS;
-  const buf = Buffer.from(value, 'utf8');
-  let end = bytes - ELLIPSIS_BYTES;
-  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // back to a character boundary
-  let s = buf.subarray(0, end).toString('utf8');
-  // a lone high surrogate cannot occur after a valid UTF-8 cut, but a value may carry one
-  if (/[\ud800-\udbff]$/.test(s)) s = s.slice(0, -1);
-  return s + ELLIPSIS;
+  const room = bytes - ELLIPSIS_BYTES;
+  let used = 0;
+  let end = 0;
+  while (end < value.length) {
+    const c = value.charCodeAt(end);
+    let units = 1;
+    let size = 3; // the rest of the BMP, and a lone surrogate (written as U+FFFD)
+    if (c < 0x80) size = 1;
+    else if (c < 0x800) size = 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = value.charCodeAt(end + 1); // NaN past the end
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        units = 2;
+        size = 4;
+      }
+    }
+    if (used + size > room) break;
+    used += size;
+    end += units;
+  }
+  return value.slice(0, end) + ELLIPSIS;
 }
 
 export interface Pair {

@@ -1,5 +1,6 @@
 import type { LogRecord } from '../types.js';
 import type { Marker } from '../state/marker.js';
+import { apiTimeMs } from '../time.js';
 
 const WINDOW_PAGES = 3;
 
@@ -16,7 +17,7 @@ export class Dedup {
 
   constructor(start: Marker | undefined, startMs: number) {
     this.floor = startMs;
-    if (start) for (const id of start.ids) this.recent.set(id, Date.parse(start.timestamp));
+    if (start) for (const id of start.ids) this.recent.set(id, apiTimeMs(start.timestamp));
   }
 
   isRepeat(id: string, ms: number): boolean {

@@ -24,11 +24,17 @@
  * reports it as a bad log, like one without an _id).
  */
 import { isUtf8 } from 'node:buffer';
+import { LONG_DIGITS, parseExact } from '../exact-numbers.js';
 
 export function parseBody(body: Buffer): unknown {
   const doc = fastParse(body);
-  return doc !== undefined ? doc : JSON.parse(bodyText(body));
+  if (doc !== undefined) return doc;
+  const text = bodyText(body);
+  return LONG_NUMBER.test(text) ? parseExact(text) : JSON.parse(text);
 }
+
+/** A run of digits that may be a number JSON.parse would change (see exact-numbers.ts). */
+const LONG_NUMBER = new RegExp(`\\d{${LONG_DIGITS}}`);
 
 /** The body's text for messages (error bodies are small). */
 export function bodyText(body: Buffer): string {
@@ -68,10 +74,17 @@ export function splitPage(b: Buffer, release: () => void): { envelope: Record<st
   } catch {
     return undefined;
   }
-  const spans = found.spans;
+  const { spans, long } = found;
   return {
     envelope,
-    logs: { length: spans.length >> 1, at: (i) => JSON.parse(b.toString('utf8', spans[2 * i]!, spans[2 * i + 1]!)), release },
+    logs: {
+      length: spans.length >> 1,
+      at: (i) => {
+        const text = b.toString('utf8', spans[2 * i]!, spans[2 * i + 1]!);
+        return long.size > 0 && long.has(i) ? parseExact(text) : JSON.parse(text);
+      },
+      release,
+    },
   };
 }
 
@@ -93,10 +106,10 @@ export function fastParse(b: Buffer): unknown {
  * Walks the top-level object's keys to the one "logs" array; returns the offsets of its '[' and
  * ']' and the [start, end) of each element, or undefined for anything unexpected.
  */
-function findLogs(b: Buffer): { open: number; close: number; spans: number[] } | undefined {
+function findLogs(b: Buffer): { open: number; close: number; spans: number[]; long: Set<number> } | undefined {
   let i = ws(b, 0);
   if (b[i] !== 0x7b) return undefined; // {
-  let found: { open: number; close: number; spans: number[] } | undefined;
+  let found: { open: number; close: number; spans: number[]; long: Set<number> } | undefined;
   for (i = ws(b, i + 1); ; ) {
     if (b[i] !== QUOTE) return undefined;
     const keyEnd = stringEnd(b, i);
@@ -109,9 +122,10 @@ function findLogs(b: Buffer): { open: number; close: number; spans: number[] } |
     if (key === 'logs') {
       if (found || b[i] !== 0x5b) return undefined; // [
       const spans: number[] = [];
-      const close = elements(b, i, spans);
+      const long = new Set<number>();
+      const close = elements(b, i, spans, long);
       if (close < 0) return undefined;
-      found = { open: i, close, spans };
+      found = { open: i, close, spans, long };
       i = close + 1;
     } else {
       i = valueEnd(b, i);
@@ -124,14 +138,20 @@ function findLogs(b: Buffer): { open: number; close: number; spans: number[] } |
   }
 }
 
-/** Elements of the array opening at b[i]: objects only. Returns the index of its ']' or -1. */
-function elements(b: Buffer, i: number, spans: number[]): number {
+/**
+ * Elements of the array opening at b[i]: objects only. Returns the index of its ']' or -1.
+ * `long` gets the index of each element with a run of LONG_DIGITS digits outside its strings.
+ */
+function elements(b: Buffer, i: number, spans: number[], long: Set<number>): number {
   i = ws(b, i + 1);
   if (b[i] === 0x5d) return i;
+  const digits = { long: false };
   for (;;) {
     if (b[i] !== 0x7b) return -1;
-    const end = matchClose(b, i);
+    digits.long = false;
+    const end = matchClose(b, i, digits);
     if (end < 0) return -1;
+    if (digits.long) long.add(spans.length >> 1);
     spans.push(i, end);
     i = ws(b, end);
     if (b[i] === 0x5d) return i;
@@ -154,12 +174,20 @@ function valueEnd(b: Buffer, i: number): number {
 
 /**
  * End (exclusive) of the object or array opening at b[i], counting brackets outside strings.
- * It does not check that they pair up: JSON.parse of the slice does.
+ * It does not check that they pair up: JSON.parse of the slice does. Sets `digits.long` when a
+ * run of LONG_DIGITS digits stands outside its strings (a number JSON.parse might change).
  */
-function matchClose(b: Buffer, i: number): number {
+function matchClose(b: Buffer, i: number, digits?: { long: boolean }): number {
   let depth = 0;
+  let run = 0;
   for (const n = b.length; i < n; i++) {
     const c = b[i]!;
+    if (c >= 0x30 && c <= 0x39) {
+      if (++run === LONG_DIGITS && digits) digits.long = true;
+      continue;
+    }
+    if (c === 0x2e) continue; // a decimal point: 1234567890.123456 has 16 significant digits too
+    run = 0;
     if (c === QUOTE) {
       i = stringEnd(b, i);
       if (i < 0) return -1;

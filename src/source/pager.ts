@@ -1,9 +1,11 @@
 import { ApiError } from '../errors.js';
+import { isExact } from '../exact-numbers.js';
 import type { AppName, LogRecord } from '../types.js';
 import type { Marker } from '../state/marker.js';
 import { fetchPage, type ClientContext } from './client.js';
 import type { PageLogs } from './page-json.js';
 import { Dedup } from './dedup.js';
+import { apiTimeMs } from '../time.js';
 
 export interface Filters {
   severity?: string[];
@@ -61,7 +63,7 @@ export function firstQuery(tenant: string, o: Pick<PagerOptions, 'app' | 'start'
  * page. A prefetched page waits as the bytes of its body, outside V8's heap (see page-json.ts).
  */
 export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerator<Batch> {
-  const dedup = new Dedup(o.marker, Date.parse(o.start));
+  const dedup = new Dedup(o.marker, apiTimeMs(o.start));
   let path: string | null = firstQuery(ctx.config.tenant, o);
   let maxLogs = o.maxLogs;
   let yielded = 0;
@@ -137,8 +139,9 @@ function parseLog(logs: PageLogs, i: number, what: string): LogRecord {
 
 function checkRecord(rec: LogRecord, i: number, what: string): number {
   if (!rec || typeof rec !== 'object' || Array.isArray(rec)) throw new ApiError(`API ${what}: log #${i + 1} is not an object`, 200);
-  if (typeof rec._id !== 'string' || rec._id === '') throw new ApiError(`API ${what}: log #${i + 1} has no _id`, 200);
-  const ms = typeof rec.created_timestamp === 'string' ? Date.parse(rec.created_timestamp) : NaN;
+  // a number is no _id, however long (a long one is a marked string here: exact-numbers.ts)
+  if (typeof rec._id !== 'string' || rec._id === '' || isExact(rec._id)) throw new ApiError(`API ${what}: log #${i + 1} has no _id`, 200);
+  const ms = typeof rec.created_timestamp === 'string' ? apiTimeMs(rec.created_timestamp) : NaN;
   if (Number.isNaN(ms)) {
     throw new ApiError(`API ${what}: log ${JSON.stringify(rec._id).slice(0, 64)} has no valid created_timestamp`, 200);
   }

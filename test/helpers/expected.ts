@@ -9,7 +9,10 @@ export const CEF_CUSTOM: Record<string, string> = {
   object_type: 'cs1', name: 'cs2', severity: 'cs3', policy_violated: 'cs4', incident_id: 'cs5', user_name: 'cs6',
 };
 export const sanitise = (k: string) => k.replace(/[^A-Za-z0-9_]/g, '_') || '_';
-export const asText = (v: unknown) => (typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+/** README "Formats": in CEF and LEEF every C0 control character but TAB, LF and CR arrives as U+FFFD. */
+export const onWire = (s: string) => s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '\ufffd');
+/** A value as CEF and LEEF carry it. */
+export const asText = (v: unknown) => onWire(typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /** Expected CEF extension keys for a record whose field names do not clash after sanitising. */
 export function cefExpected(r: LogRecord, app = 'Investigate'): Record<string, string> | undefined {
@@ -35,6 +38,8 @@ export function leefExpected(r: LogRecord, app = 'Investigate'): Record<string, 
   for (const [k, v] of Object.entries(r)) {
     if (k === 'created_timestamp') continue;
     const key = (Object.hasOwn(renamed, k) ? renamed[k] : undefined) ?? sanitise(k);
+    // the renamed keys are reserved for their fields: any other field taking one is numbered
+    if (!Object.hasOwn(renamed, k) && Object.values(renamed).includes(key)) return undefined;
     if (Object.hasOwn(out, key) || ['devTime', 'devTimeFormat', 'sev'].includes(key)) return undefined;
     out[key] = asText(v);
   }
