@@ -28,6 +28,7 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
   /** Written since their confirmation began, with a sequence number each (see confirm). */
   let unconfirmed: { seq: number; data: Buffer }[] = [];
   let seq = 0;
+  let resentAt = -Infinity;
   // Two apps share one connection: a send, a recovery and the end of a confirm never interleave,
   // so there is one reconnect at a time and nothing is written on a connection being replaced.
   let queue: Promise<unknown> = Promise.resolve();
@@ -86,6 +87,7 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
       const s = await reconnect(e);
       try {
         await write(s, Buffer.concat(unconfirmed.map((u) => u.data)));
+        resentAt = performance.now();
         return;
       } catch (err) {
         e = err;
@@ -125,6 +127,8 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
         await new Promise((r) => setTimeout(r, CONFIRM_MS));
         const done = await exclusive(async () => {
           if (healthy()) {
+            // re-sent by another app's recovery meanwhile: that connection needs a window of its own
+            if (performance.now() - resentAt < CONFIRM_MS && attempt < MAX_ATTEMPTS) return false;
             unconfirmed = unconfirmed.filter((u) => u.seq >= upTo);
             return true;
           }
