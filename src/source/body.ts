@@ -14,10 +14,18 @@ const KEEP_COUNT = 4; // one per app, and a spare or two while a page grows
 /** Bodies larger than this are read into a one-off buffer, so memory stays flat. */
 const KEEP_MAX = 4 << 20;
 
-export async function readBody(stream: AsyncIterable<Uint8Array>, sizeHint: number): Promise<Body> {
+/** Thrown by readBody for a body over its limit (the stream is abandoned, so the request ends). */
+export class BodyTooLarge extends Error {}
+
+export async function readBody(stream: AsyncIterable<Uint8Array>, sizeHint: number, maxBytes = Infinity): Promise<Body> {
+  if (sizeHint > maxBytes) throw new BodyTooLarge();
   let buf = free.pop() ?? Buffer.allocUnsafe(Math.min(Math.max(sizeHint, 1 << 20), KEEP_MAX));
   let len = 0;
   for await (const chunk of stream) {
+    if (len + chunk.length > maxBytes) {
+      keep(buf);
+      throw new BodyTooLarge();
+    }
     if (len + chunk.length > buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, len + chunk.length));
       buf.copy(bigger, 0, 0, len);

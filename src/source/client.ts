@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
 import { bodyText, parseBody, parsedLogs, splitPage, type PageLogs } from './page-json.js';
-import { readBody } from './body.js';
+import { BodyTooLarge, readBody } from './body.js';
 
 export interface Page {
   meta: { limit?: number; total_count?: number; next?: string | null };
@@ -21,9 +21,21 @@ export interface ClientContext {
   onRetry?: (why: string) => void;
   /** Backoff base; tests shorten it. */
   backoffMs?: number;
+  /**
+   * The longest one request may take in all, body included. --request_timeout bounds the wait
+   * for the headers and between two chunks of the body, so a body that trickles a byte at a time
+   * would hold the run until --max_runtime without this.
+   */
+  requestDeadlineMs?: number;
 }
 
 const MAX_RETRY_AFTER_S = 600;
+/**
+ * The largest body read. A page of 1,000 logs is ~0.6 MB; anything near this is not a page the
+ * agent can format within its heap (128 MB), and a body that never ends would grow the process
+ * (buffers live outside the heap) until the kernel killed it, with no line said.
+ */
+export const MAX_BODY_BYTES = 32 << 20;
 
 /** Path + query relative to api_server, joined without doubling slashes. */
 export function apiUrl(config: Config, pathAndQuery: string): string {
@@ -40,7 +52,12 @@ function authHeader(config: Config): string {
   return `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`;
 }
 
-function bodySnippet(text: string): string {
+/**
+ * The gist of an error body, for a one-line message. A server or a proxy may echo the request
+ * (its Authorization header, the key): the key is cut out here, since the message also goes to
+ * last_job.status, `status` and the heartbeat, which the log's own mask does not cover.
+ */
+function bodySnippet(text: string, config: Config): string {
   let msg = text;
   try {
     const j = JSON.parse(text) as { error?: unknown };
@@ -48,20 +65,22 @@ function bodySnippet(text: string): string {
   } catch {
     msg = /<title>([^<]*)<\/title>/i.exec(text)?.[1] ?? text;
   }
-  return msg.replace(/\s+/g, ' ').trim().slice(0, 200);
+  const basic = Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64');
+  for (const secret of [config.keySecret, basic]) if (secret.length >= 3) msg = msg.split(secret).join('***');
+  return msg.replace(/\bBasic\s+[A-Za-z0-9+/=]{8,}/gi, 'Basic ***').replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
 function classify(status: number, text: string, ctx: ClientContext, what: string): ApiError {
   const c = ctx.config;
   switch (status) {
-    case 400: return new ApiError(`API rejected the request for ${what} (400 Bad Request): ${bodySnippet(text) || 'no detail'}`, 400);
+    case 400: return new ApiError(`API rejected the request for ${what} (400 Bad Request): ${bodySnippet(text, c) || 'no detail'}`, 400);
     case 401: return new ApiError(`API refused the key (401 Unauthorized): check key_id/key_secret in ${c.path}`, 401);
     case 403: return new ApiError(`API forbids ${what} for tenant "${c.tenant}" (403 Forbidden): the key's access profile does not allow it`, 403);
     case 404: return new ApiError(`API has no such tenant or path (404 Not Found): check tenant "${c.tenant}" and api_server ${c.apiServer} in ${c.path}`, 404);
     case 407: return networkError(new Error('Proxy Authentication Required'), what);
   }
-  if (status === 429 || status >= 500) return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status, true);
-  return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text) || 'no body'}`, status);
+  if (status === 429 || status >= 500) return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text, c) || 'no body'}`, status, true);
+  return new ApiError(`API answered ${status} for ${what}: ${bodySnippet(text, c) || 'no body'}`, status);
 }
 
 function retryAfterMs(value: string | string[] | undefined): number | undefined {
@@ -104,15 +123,17 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
     if (ctx.signal.aborted) throw new InterruptedError('stopped before fetching');
     let err: ApiError;
     let waitMs: number | undefined;
+    const deadline = ctx.requestDeadlineMs ? AbortSignal.timeout(ctx.requestDeadlineMs) : undefined;
     try {
-      const res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, signal: ctx.signal });
-      const { body, release } = await readBody(res.body, Number(res.headers['content-length']) || 0);
+      const signal = deadline ? AbortSignal.any([ctx.signal, deadline]) : ctx.signal;
+      const res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, signal });
+      const { body, release } = await readBody(res.body, Number(res.headers['content-length']) || 0, MAX_BODY_BYTES);
       let page: Page | undefined;
       try {
         if (res.statusCode === 200) {
           page = parsePage(body, release, what);
           if (page) return page;
-          err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${body.length === 0 ? 'empty' : bodySnippet(bodyText(body)).slice(0, 60)})`, 200, true);
+          err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${body.length === 0 ? 'empty' : bodySnippet(bodyText(body), ctx.config).slice(0, 60)})`, 200, true);
         } else {
           err = classify(res.statusCode, bodyText(body), ctx, what);
           if (res.statusCode === 429) waitMs = retryAfterMs(res.headers['retry-after']);
@@ -124,7 +145,12 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
     } catch (e) {
       if (ctx.signal.aborted) throw new InterruptedError('stopped while fetching');
       if (e instanceof ApiError) throw e;
-      err = networkError(e, what);
+      if (e instanceof BodyTooLarge) {
+        throw new ApiError(`API answered more than ${MAX_BODY_BYTES >> 20} MB for ${what}; refusing it (a page of 1,000 logs is ~0.6 MB: if your logs are that large, lower --page_size)`, 200);
+      }
+      err = deadline?.aborted
+        ? new ApiError(`request for ${what} did not complete within ${(ctx.requestDeadlineMs! / 1000).toFixed(0)} s (4 × --request_timeout)`, undefined, true)
+        : networkError(e, what);
     }
     if (!err.retryable || attempt >= ctx.retries) {
       if (err.retryable) throw new ApiError(`${err.message}; gave up after ${attempt + 1} attempts`, err.status);

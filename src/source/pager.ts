@@ -67,9 +67,14 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
   let path: string | null = firstQuery(ctx.config.tenant, o);
   let maxLogs = o.maxLogs;
   let yielded = 0;
+  // every page asked for in this chain: a meta.next back to one of them is a loop (whose logs,
+  // all repeats, would never fill maxLogs: the run would ask the API for it until --max_runtime)
+  const followed = new Set<string>();
   for (let pageNo = 1; path !== null && yielded < maxLogs; pageNo++) {
     const t0 = performance.now();
     const what = `${o.app} page ${pageNo}`;
+    if (followed.has(path)) throw new ApiError(`API ${o.app} page ${pageNo - 1}: meta.next leads back to a page already read; refusing to loop`, 200);
+    followed.add(path);
     const page = await fetchPage(ctx, path, what);
     const fetchMs = performance.now() - t0;
     const total = typeof page.meta.total_count === 'number' ? page.meta.total_count : undefined;
@@ -77,6 +82,12 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     path = page.meta.next ?? null;
     if (path !== null && page.logs.length === 0) {
       throw new ApiError(`API returned an empty ${what} with a next page; refusing to loop`, 200);
+    }
+    // The API sends at most `limit` logs (a few more when it repeats some of the page before);
+    // tens of thousands, parsed, could exceed the agent's heap: a clear error instead of a crash
+    if (page.logs.length > 2 * Math.max(o.pageSize, 1000)) {
+      page.logs.release();
+      throw new ApiError(`API ${what}: ${page.logs.length} logs, far more than the ${o.pageSize} asked for (limit)`, 200);
     }
     const logs = page.logs;
     const room = maxLogs - yielded;
