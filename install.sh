@@ -123,7 +123,36 @@ if [ -f "$SRC/config.example.json" ]; then put "$ETC/config.example.json" 640 < 
 chmod 700 "$CACHEDIR"
 [ "$HAVE_USER" = 1 ] && chown "$USER_NAME" "$CACHEDIR"
 
+case "$CONFIG" in *[[:space:]]*) echo "install.sh: --config $CONFIG: a path with spaces cannot be written into a cron line or a unit; use another" >&2; exit 1 ;; esac
 CMD="/usr/local/bin/siem-agent --config $CONFIG${FLAGS:+ $FLAGS}"
+# cron ends a command at an unescaped %; systemd expands % (specifiers) and $ in ExecStart. A
+# proxy URL with a percent-encoded password has a %.
+CRON_CMD="${CMD//%/\\%}"
+UNIT_CMD="${CMD//%/%%}"; UNIT_CMD="${UNIT_CMD//\$/\$\$}"
+# cron's PATH is /usr/bin:/bin; the agent's shebang needs the node this script found
+NODE_PATH_LINE="$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin"
+
+# where a run writes (the config's directory holds the state unless --state_dir says otherwise; -f,
+# --log_file): the unit's ProtectSystem=strict must let it, and the service user must be able to
+WRITE_DIRS=("$(dirname "$CONFIG")")
+read -ra WORDS <<< "$FLAGS"
+for ((i = 0; i < ${#WORDS[@]}; i++)); do
+  w="${WORDS[i]}"; v=""
+  case "$w" in
+    -f|--filename|--state_dir|--log_file|--customfile) v="${WORDS[i+1]:-}" ;;
+    --filename=*|--state_dir=*|--log_file=*|--customfile=*) v="${w#*=}" ;;
+  esac
+  [ -n "$v" ] && [ "${v#/}" != "$v" ] || continue
+  case "$w" in --state_dir*) WRITE_DIRS+=("$v") ;; *) WRITE_DIRS+=("$(dirname "$v")") ;; esac
+done
+RW_PATHS="/etc/siem-agent /var/log/siem-agent"
+for d in "${WRITE_DIRS[@]}"; do
+  case " $RW_PATHS " in *" $d "*|*" -$d "*) ;; *) RW_PATHS="$RW_PATHS -$d" ;; esac
+  if [ "$REAL_ROOT" = 1 ] && [ "$HAVE_USER" = 1 ] && [ -d "$d" ] && command -v runuser >/dev/null 2>&1 && ! runuser -u "$USER_NAME" -- test -w "$d"; then
+    echo "install.sh: warning: $USER_NAME cannot write to $d, where the agent will write (put its files under /var/log/siem-agent or /etc/siem-agent, or chown it)" >&2
+  fi
+done
+
 case "$MODE" in
   cron)
     rm -f "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer"
@@ -131,9 +160,10 @@ case "$MODE" in
 # siem-agent: pull CloudSOC logs every 10 minutes (written by install.sh; --uninstall removes it)
 # stdout is discarded; stderr (errors only) is mailed by cron to the admin
 SHELL=/bin/sh
+PATH=$NODE_PATH_LINE
 # the user has no home: its compile cache is /var/cache/siem-agent
 XDG_CACHE_HOME=/var/cache
-*/10 * * * * $USER_NAME $CMD >/dev/null
+*/10 * * * * $USER_NAME $CRON_CMD >/dev/null
 EOF
     ;;
   systemd)
@@ -147,14 +177,16 @@ Wants=network-online.target
 [Service]
 Type=oneshot
 User=$USER_NAME
-ExecStart=$CMD
+ExecStart=$UNIT_CMD
+Environment=PATH=$NODE_PATH_LINE
 # the user has no home: its compile cache is /var/cache/siem-agent, which systemd keeps writable
 Environment=XDG_CACHE_HOME=/var/cache
 CacheDirectory=siem-agent
 CacheDirectoryMode=0700
 NoNewPrivileges=yes
 ProtectSystem=strict
-ReadWritePaths=/etc/siem-agent /var/log/siem-agent
+# where the run writes ("-" : a path that does not exist yet is no error)
+ReadWritePaths=$RW_PATHS
 PrivateTmp=yes
 EOF
     put "$UNITDIR/siem-agent.timer" 644 <<EOF

@@ -11,7 +11,7 @@ import { burstFor, paced, TokenBucket } from './rate.js';
 import { makeDispatcher } from './source/http.js';
 import type { ClientContext } from './source/client.js';
 import { firstQuery } from './source/pager.js';
-import { acquireLock, clearLock, lockHeld } from './state/lock.js';
+import { acquireLock, clearLock, lockHeld, pidAlive } from './state/lock.js';
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
@@ -37,7 +37,8 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
   for (const w of warnings) log.warn(w);
   if (o.http.insecure) log.warn('--insecure: the API\'s TLS certificate is NOT verified; anyone on the path can read the key and the logs');
 
-  if (o.reset || o.clearStatus) {
+  // a dry run touches no state: -c/-r only change where it starts (-r: from the earliest log)
+  if ((o.reset || o.clearStatus) && !o.dryRun) {
     // -c/-r clear a lock left by a dead agent at once; a live run's lock is never taken from it
     const last = await readStatus(o.stateDir);
     if (last?.result === 'running' && pidAlive(last.pid) && (await lockHeld(o.stateDir))) {
@@ -104,6 +105,10 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     const limit = pLimit(2);
     const bar = progressLine(process.stderr.isTTY === true && !o.debug && !o.dryRun);
     const failures: unknown[] = [];
+    // the end of a run stopped at --max_runtime: not an error (the next run goes on), in the
+    // summary, the status or the heartbeat (a SIEM rule on it would fire on every backlog)
+    const deadlineStop = (e: unknown) => stop.signal.reason instanceof Deadline &&
+      (e instanceof InterruptedError || (e instanceof OutputError && e.code === 'STOPPED'));
     const now = Date.now();
 
     await Promise.all(o.apps.map((app) => limit(async () => {
@@ -114,7 +119,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         log.info(`${app}: none of the --severity levels applies to ${app}; skipped`);
         return;
       }
-      const sp = startPoint(store.get(app), o, now);
+      const sp = startPoint(o.reset && o.dryRun ? undefined : store.get(app), o, now);
       if (sp.gap) {
         progress.gap = sp.gap;
         log.error(`${app}: the marker ${sp.gap.from} is older than the API's ${RETENTION_DAYS}-day retention; logs from ${sp.gap.from} to ${sp.gap.to} (${(sp.gap.seconds / 86400).toFixed(1)} days) can no longer be fetched; continuing from ${sp.gap.to}`);
@@ -146,7 +151,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         });
         progress.marker = marker?.timestamp;
       } catch (e) {
-        progress.error = describe(e);
+        if (!deadlineStop(e)) progress.error = describe(e);
         failures.push(e);
         // the output is shared: once it fails, the other app must stop too
         if (e instanceof OutputError && !stop.signal.aborted) stop.abort(e);
@@ -159,9 +164,10 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     })));
 
     if (o.heartbeat) {
-      const rec = heartbeatRecord(log.runId, status.apps, failures.map(describe));
+      const errors = failures.filter((f) => !deadlineStop(f)).map(describe);
+      const rec = heartbeatRecord(log.runId, status.apps, errors);
       const fmtCtx = { app: 'siem-agent', version: VERSION, maxBytes: o.maxMessageSize };
-      await out.write([FORMATS[o.format]!(rec, fmtCtx)], [failures.length ? 3 : 6])
+      await out.write([FORMATS[o.format]!(rec, fmtCtx)], [errors.length ? 3 : 6])
         .then(() => out.confirm?.())
         .catch((e: unknown) => log.warn(`could not send the heartbeat: ${describe(e)}`));
     }
@@ -201,15 +207,6 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     await saveStatus();
     await output?.close().catch(() => undefined);
     await lock.release();
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return pid !== process.pid;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
 }
 

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { describe, UsageError } from '../errors.js';
-import { lockHeld } from '../state/lock.js';
+import { lockHeld, pidAlive } from '../state/lock.js';
+import { hostname } from 'node:os';
 import { loadMarkers } from '../state/marker.js';
 import { apiTimeMs } from '../time.js';
 import { readStatus } from '../state/status.js';
@@ -26,7 +27,9 @@ export async function status(f: StatusFlags): Promise<number> {
     return {} as Awaited<ReturnType<typeof loadMarkers>>;
   });
   const last = await readStatus(stateDir);
-  const holder = (await lockHeld(stateDir)) ? (last?.result === 'running' ? last.pid : -1) : undefined;
+  // a run killed (SIGKILL, OOM) leaves its lock looking fresh for up to 30 s: its pid says at once
+  const died = last?.result === 'running' && last.host === hostname() && !pidAlive(last.pid);
+  const holder = !died && (await lockHeld(stateDir)) ? (last?.result === 'running' ? last.pid : -1) : undefined;
   const now = Date.now();
   const apps: Record<string, unknown> = {};
   for (const app of APPS) {

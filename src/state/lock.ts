@@ -48,6 +48,16 @@ export async function acquireLock(stateDir: string, onCompromised: (e: Error) =>
   };
 }
 
+/** Whether another process with this pid is alive on this host. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return pid !== process.pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
 /** For `status`: whether a live run holds the lock (its pid is in last_job.status). */
 export async function lockHeld(stateDir: string): Promise<boolean> {
   return lockfile.check(stateDir, { lockfilePath: join(stateDir, LOCK_FILE), realpath: false, stale: LOCK_STALE_MS }).catch(() => false);

@@ -40,7 +40,12 @@ async function readState(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new StateError(`state ${path}: cannot read (${(e as NodeJS.ErrnoException).code}); ${WAYS_OUT}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    // typically a run as root (sudo) left the file root's: starting over would re-send everything
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new StateError(`state ${path}: cannot read (${code}): permission denied; give it back to the user the agent runs as (chown), and keep it: it holds the marker`);
+    }
+    throw new StateError(`state ${path}: cannot read (${code}); ${WAYS_OUT}`);
   }
 }
 
