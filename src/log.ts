@@ -94,7 +94,8 @@ export async function createLogger(o: LogOptions): Promise<Logger> {
     if (!file) return;
     const now = new Date();
     const line = o.format === 'json'
-      ? scrub(JSON.stringify({ id: `${runId}-${++seq}`, created_at: now.toISOString(), hostname: host, level, pid: process.pid, run_id: runId, message: msg, ...fields }))
+      // the message masked before JSON escapes it (a secret with a " or \ would no longer match after)
+      ? scrub(JSON.stringify({ id: `${runId}-${++seq}`, created_at: now.toISOString(), hostname: host, level, pid: process.pid, run_id: runId, message: clean, ...fields }))
       : `${asctime(now)}-siem-agent-${level}-${clean}`;
     file.write(`${line}\n`);
   };

@@ -13,3 +13,21 @@ describe('runUuid', () => {
     expect(firstDigits.size).toBe(16);
   });
 });
+
+describe('the JSON log masks secrets that JSON would escape', () => {
+  it('a secret holding " and \\ is masked in the message, not written escaped', async () => {
+    const { createLogger } = await import('../src/log.js');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'sa-log-')), 'a.log');
+    const secret = 'k"ey\\se=cret';
+    const log = await createLogger({ debug: false, file, format: 'json', stderr: () => undefined, verbose: false });
+    log.addSecret(secret);
+    log.info(`the server said ${secret}`);
+    await log.close();
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(JSON.stringify(secret).slice(1, -1));
+    expect((JSON.parse(text.trim()) as { message: string }).message).toBe('the server said ***');
+  });
+});
