@@ -75,7 +75,8 @@ export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
     format = chosen;
   }
   const toSyslog = output.kind === 'SYSLOG' || output.kind === 'REMOTE';
-  const defaultRate = output.kind === 'SYSLOG' ? SYSLOG_RATE : output.kind === 'REMOTE' && output.socketType === 'UDP' ? UDP_RATE : undefined;
+  // a dry run prints to stdout, whatever -o says: the daemon's pace does not apply
+  const defaultRate = f.dry_run === true ? undefined : output.kind === 'SYSLOG' ? SYSLOG_RATE : output.kind === 'REMOTE' && output.socketType === 'UDP' ? UDP_RATE : undefined;
   const rate = positiveNumber('--rate', f.rate) ?? defaultRate;
   const maxMessageSize = wholeNumber('--max_message_size', f.max_message_size, 0) ?? (toSyslog ? SYSLOG_MAX_MESSAGE : 0);
   if (maxMessageSize > 0 && maxMessageSize < 512) throw new UsageError(`--max_message_size: must be 0 (no limit) or at least 512, got ${maxMessageSize}`);

@@ -26,6 +26,9 @@ describe('flag parsing', () => {
     expect(opts({ output: 'REMOTE' })).toMatchObject({ rate: 1000, maxMessageSize: 8000 });
     expect(opts({ output: 'REMOTE', socket_type: 'tcp' })).toMatchObject({ rate: undefined });
     expect(opts({ output: 'FILE', filename: '/tmp/o' })).toMatchObject({ rate: undefined, maxMessageSize: 0 });
+    // a dry run prints to stdout: the local daemon's pace does not apply, unless asked for
+    expect(opts({ dry_run: true })).toMatchObject({ rate: undefined });
+    expect(opts({ dry_run: true, rate: '50' })).toMatchObject({ rate: 50 });
   });
   it('--siem picks the format; a contradicting --format is an error', () => {
     expect(opts({ siem: 'QRadar' }).format).toBe('leef');

@@ -7,6 +7,7 @@ import { fetchPage } from '../source/client.js';
 import { makeDispatcher } from '../source/http.js';
 import { firstQuery } from '../source/pager.js';
 import { filtersFor } from '../plan.js';
+import { loadMarkers } from '../state/marker.js';
 import type { Logger } from '../log.js';
 
 const quiet: Logger = {
@@ -42,6 +43,14 @@ export async function check(f: RawFlags): Promise<number> {
     line(true, 'state directory', `${o.stateDir} is writable`);
   } catch (e) {
     line(false, 'state directory', `${o.stateDir} is not writable (${(e as NodeJS.ErrnoException).code}); create it or pass --state_dir`);
+  }
+  // a state file the run would refuse (corrupt, unreadable, newer) fails every run: say it now
+  try {
+    const markers = await loadMarkers(o.stateDir);
+    const held = Object.entries(markers).map(([app, m]) => `${app} at ${m.timestamp}`);
+    line(true, 'state file', held.length ? `markers: ${held.join(', ')}` : 'none yet: the first run starts from the oldest log the API keeps');
+  } catch (e) {
+    line(false, 'state file', describe(e));
   }
   if (config) {
     const dispatcher = makeDispatcher(o.http);

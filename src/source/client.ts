@@ -181,6 +181,8 @@ function parsePage(body: Buffer, release: () => void, what: string): Page | unde
   const page = doc as Page;
   page.logs = split ? split.logs : parsedLogs((doc as { logs: unknown[] }).logs, release);
   if (!page.meta || typeof page.meta !== 'object') page.meta = {};
+  // "" is no path: read as the contract's null (no more logs now), not as the api_server root
+  if (page.meta.next === '') page.meta.next = null;
   const next = page.meta.next;
   if (next !== undefined && next !== null && typeof next !== 'string') {
     throw new ApiError(`API page for ${what} has a meta.next that is not a string`, 200);

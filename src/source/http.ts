@@ -22,6 +22,14 @@ function extraCas(caFile: string | undefined): string[] | undefined {
     throw new UsageError(`--ca_file ${caFile}: cannot read (${(e as NodeJS.ErrnoException).code})`);
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca_file ${caFile}: no PEM certificate in it`);
+  // TLS skips a certificate it cannot read: the run would fail later with a misleading "TLS
+  // verification failed ... use --ca_file" (node:crypto is loaded only for --ca_file)
+  try {
+    const { X509Certificate } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+    for (const block of pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [pem]) new X509Certificate(block);
+  } catch {
+    throw new UsageError(`--ca_file ${caFile}: a certificate in it cannot be read (damaged PEM)`);
+  }
   // An explicit `ca` replaces Node's default trust, so keep the public roots and NODE_EXTRA_CA_CERTS too
   const extra = process.env.NODE_EXTRA_CA_CERTS ? [safeRead(process.env.NODE_EXTRA_CA_CERTS)] : [];
   // node:tls loaded here, not at the top: a run without --ca_file (and over plain http) never needs it

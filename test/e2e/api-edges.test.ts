@@ -155,6 +155,16 @@ describe('page chains that loop', () => {
     expect({ requests: api.reqs.length <= 4, code: res.code }).toEqual({ requests: true, code: 1 });
   }, 30_000);
 
+  it('meta.next "" is read as null (no more logs now): the page is delivered, the run ends ok, the key goes nowhere else', async () => {
+    const logs = records(3, 'e');
+    const api = await fakeApi((_q, res) => send(res, 200, JSON.stringify({ meta: { limit: 1000, total_count: 3, next: '' }, logs })));
+    const s = setup(api.url);
+    const res = await run(s.args);
+    expect(res.code, res.stderr).toBe(0);
+    expect(api.reqs.length).toBe(1);
+    expect(readFileSync(s.out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { _id: string })._id)).toEqual(logs.map((l) => l._id));
+  }, 30_000);
+
   it('an empty page with a next is refused (the existing guard)', async () => {
     const api = await fakeApi((_q, res) => send(res, 200, page([], `${PATH}?cursor=x`)));
     const s = setup(api.url);

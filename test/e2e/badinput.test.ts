@@ -10,6 +10,10 @@ let emu: Emulator;
 beforeAll(async () => { emu = await startEmulator({ data: { counts: { Investigate: 10, Detect: 10 } } }); });
 afterAll(() => emu.close());
 
+// a file that looks like a PEM certificate and is not one (TLS would skip it without a word)
+const DAMAGED_PEM = join(tmp('sa-pem-'), 'damaged.pem');
+writeFileSync(DAMAGED_PEM, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
+
 export const BAD_FLAGS: Array<[string[], RegExp]> = [
   [['--elastica_app', 'both'], /--elastica_app: unknown value "both"; valid values: Investigate, Detect/],
   [['--severity', 'urgent'], /--severity: unknown value "urgent"; valid values: error, critical, warning, informational, high, medium, low, all/],
@@ -33,6 +37,8 @@ export const BAD_FLAGS: Array<[string[], RegExp]> = [
   [['-p', 'secret'], /-p\/--proxy_password needs -u\/--proxy_user/],
   [['--proxy', 'ftp://proxy:21'], /--proxy: unsupported scheme ftp:/],
   [['--ca_file', '/nonexistent.pem'], /--ca_file \/nonexistent.pem: cannot read \(ENOENT\)/],
+  [['--ca_file', DAMAGED_PEM], /--ca_file .*damaged\.pem: a certificate in it cannot be read \(damaged PEM\)/],
+  [['--max_runtime', '9999999'], /--max_runtime: at most 2147483 seconds \(24\.8 days\), got "9999999"/],
   [['--log_format', 'xml'], /--log_format: unknown value "xml"; valid values: text, json/],
   [['--bogus'], /unknown option '--bogus'/],
 ];

@@ -1,6 +1,6 @@
 // Operating the agent: its own log, run summary, heartbeat, status, check, dry run, bundle, progress.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -157,6 +157,18 @@ describe('check', () => {
     expect(res.code).toBe(1);
     expect(res.stdout).toMatch(/^FAIL API Investigate: .*check key_id\/key_secret/m);
     expect(res.stdout).toMatch(/^FAIL output: .*cannot connect/m);
+  });
+
+  it('FAIL for a state file every run would refuse; OK with the markers once there are some', async () => {
+    const s = setup();
+    writeFileSync(join(s.dir, 'export_log.state'), '{"format":"siem-agent-st');
+    const bad = await runAgent(['check', ...s.args]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAIL state file: state .*export_log\.state: file is truncated or corrupt/m);
+    rmSync(join(s.dir, 'export_log.state'));
+    expect((await runAgent(['check', ...s.args])).stdout).toMatch(/^OK {3}state file: none yet/m);
+    expect((await runAgent([...s.args, '--max_logs', '2'])).code).toBe(0);
+    expect((await runAgent(['check', ...s.args])).stdout).toMatch(/^OK {3}state file: markers: Investigate at 20\d\d-/m);
   });
 });
 
