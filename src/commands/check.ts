@@ -8,6 +8,7 @@ import { makeDispatcher } from '../source/http.js';
 import { firstQuery } from '../source/pager.js';
 import { filtersFor } from '../plan.js';
 import { loadMarkers } from '../state/marker.js';
+import { APPS } from '../types.js';
 import type { Logger } from '../log.js';
 
 const quiet: Logger = {
@@ -47,7 +48,7 @@ export async function check(f: RawFlags): Promise<number> {
   // a state file the run would refuse (corrupt, unreadable, newer) fails every run: say it now
   try {
     const markers = await loadMarkers(o.stateDir);
-    const held = Object.entries(markers).map(([app, m]) => `${app} at ${m.timestamp}`);
+    const held = APPS.filter((app) => markers[app]).map((app) => `${app} at ${markers[app]!.timestamp}`);
     line(true, 'state file', held.length ? `markers: ${held.join(', ')}` : 'none yet: the first run starts from the oldest log the API keeps');
   } catch (e) {
     line(false, 'state file', describe(e));

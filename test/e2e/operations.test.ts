@@ -168,7 +168,7 @@ describe('check', () => {
     rmSync(join(s.dir, 'export_log.state'));
     expect((await runAgent(['check', ...s.args])).stdout).toMatch(/^OK {3}state file: none yet/m);
     expect((await runAgent([...s.args, '--max_logs', '2'])).code).toBe(0);
-    expect((await runAgent(['check', ...s.args])).stdout).toMatch(/^OK {3}state file: markers: Investigate at 20\d\d-/m);
+    expect((await runAgent(['check', ...s.args])).stdout).toMatch(/^OK {3}state file: markers: Investigate at 20\d\d-\S+, Detect at 20\d\d-/m);
   });
 });
 
