@@ -66,14 +66,15 @@ if [ "$UNINSTALL" = 1 ]; then
   exit 0
 fi
 
-# Node.js 20.18 or later
+# Node.js 20.18.1 or later
 if ! command -v node >/dev/null 2>&1; then
-  echo "siem-agent needs Node.js 20.18 or later (none found); install a current LTS from your distribution or nodesource" >&2; exit 1
+  echo "siem-agent needs Node.js 20.18.1 or later (none found); install a current LTS from your distribution or nodesource" >&2; exit 1
 fi
 NODE_V="$(node -v)"
-IFS=. read -r major minor _ <<<"${NODE_V#v}"
-if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 18 ]; }; then
-  echo "siem-agent needs Node.js 20.18 or later (found $NODE_V); install a current LTS from your distribution or nodesource" >&2; exit 1
+IFS=. read -r major minor patch <<<"${NODE_V#v}"
+# 20.18.1: what undici 7 declares (package.json engines)
+if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && { [ "$minor" -lt 18 ] || { [ "$minor" -eq 18 ] && [ "${patch%%[!0-9]*}" -lt 1 ]; }; }; }; then
+  echo "siem-agent needs Node.js 20.18.1 or later (found $NODE_V); install a current LTS from your distribution or nodesource" >&2; exit 1
 fi
 command -v npm >/dev/null 2>&1 || { echo "siem-agent needs npm (found none)" >&2; exit 1; }
 step "Node.js $NODE_V"
@@ -196,7 +197,6 @@ Description=Run siem-agent every 10 minutes
 [Timer]
 OnBootSec=2min
 OnUnitActiveSec=10min
-Persistent=true
 
 [Install]
 WantedBy=timers.target

@@ -20,6 +20,20 @@ export function filtersFor(app: AppName, o: Pick<RunOptions, 'severity' | 'servi
   return { severity, service: o.service, object_type: o.objectType, activity_type: o.activityType };
 }
 
+/**
+ * A selection as one line, for the state file and messages: the filters a run sends for an app,
+ * each list sorted. One marker serves one selection: a run with other filters that moved it would
+ * make the next run with the first ones skip every log between (they were never fetched for it).
+ */
+export function filtersKey(f: Filters): string {
+  const parts: string[] = [];
+  for (const k of ['severity', 'service', 'object_type', 'activity_type'] as const) {
+    const v = f[k];
+    if (v && v.length > 0) parts.push(`${k}=${[...v].sort().join(',')}`);
+  }
+  return parts.length ? parts.join(' ') : 'no filter';
+}
+
 export interface StartPoint {
   start: string;             // ISO, inclusive lower bound of the first query
   marker?: Marker;           // ids at `start` already delivered

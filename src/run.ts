@@ -15,7 +15,7 @@ import { acquireLock, clearLock, lockHeld, pidAlive } from './state/lock.js';
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
-import { startPoint, filtersFor } from './plan.js';
+import { startPoint, filtersFor, filtersKey } from './plan.js';
 import { summaryLine } from './summary.js';
 import { heartbeatRecord } from './heartbeat.js';
 import { progressLine } from './progress.js';
@@ -89,7 +89,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
       log.warn(`the previous run (pid ${previous.pid}, started ${previous.started_at}) did not finish; resuming from the last checkpoint`);
     }
     const state = await loadState(o.stateDir);
-    const store = new MarkerStore(o.stateDir, state.markers, { text: state.text });
+    const store = new MarkerStore(o.stateDir, state.markers, { text: state.text }, state.filters);
     markers = store;
     if (!o.dryRun) {
       // proves the state directory is writable before anything is fetched
@@ -119,7 +119,23 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         log.info(`${app}: none of the --severity levels applies to ${app}; skipped`);
         return;
       }
-      const sp = startPoint(o.reset && o.dryRun ? undefined : store.get(app), o, now);
+      const key = filtersKey(filters);
+      const storedKey = store.filters[app];
+      const stored = store.get(app);
+      if (stored && storedKey !== undefined && storedKey !== key) {
+        const why = `${app}: export_log.state holds the marker of runs with other filters (${storedKey}); this run asks for ${key}`;
+        if (o.startDate || o.dryRun) {
+          log.warn(`${why}; ${o.dryRun ? 'a dry run moves nothing' : `--start_date: the marker is for ${key} from now on`}`);
+        } else {
+          // one marker, two selections: whichever ran last would skip what the other never fetched
+          const e = new StateError(`${why}. Moving it would make those runs skip logs: give this selection its own --state_dir, or start this state over for it with --start_date ${stored.timestamp.slice(0, 10)}`);
+          progress.error = describe(e);
+          failures.push(e);
+          return;
+        }
+      }
+      if (!o.dryRun) store.filters[app] = key;
+      const sp = startPoint(o.reset && o.dryRun ? undefined : stored, o, now);
       if (sp.gap) {
         progress.gap = sp.gap;
         log.error(`${app}: the marker ${sp.gap.from} is older than the API's ${RETENTION_DAYS}-day retention; logs from ${sp.gap.from} to ${sp.gap.to} (${(sp.gap.seconds / 86400).toFixed(1)} days) can no longer be fetched; continuing from ${sp.gap.to}`);

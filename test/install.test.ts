@@ -97,6 +97,6 @@ describe('install.sh --prefix', () => {
     chmodSync(join(bin, 'node'), 0o755);
     const r = install(['--prefix', tmp('sa-install2-')], { PATH: `${bin}:${process.env.PATH}` });
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('siem-agent needs Node.js 20.18 or later (found v18.19.0); install a current LTS from your distribution or nodesource');
+    expect(r.stderr.trim()).toBe('siem-agent needs Node.js 20.18.1 or later (found v18.19.0); install a current LTS from your distribution or nodesource');
   });
 });

@@ -18,7 +18,8 @@ const VERSION = 1;
 interface StateDoc {
   format: typeof FORMAT;
   version: number;
-  apps: Partial<Record<AppName, Marker & { updated_at?: string }>>;
+  /** `filters`: the selection the marker is for (see filtersKey); absent in files before it was kept. */
+  apps: Partial<Record<AppName, Marker & { filters?: string; updated_at?: string }>>;
 }
 
 const WAYS_OUT = 'start over from the earliest log with -r, or from a given day with --start_date YYYY-MM-DD';
@@ -28,11 +29,19 @@ export async function loadMarkers(stateDir: string): Promise<Partial<Record<AppN
   return (await loadState(stateDir)).markers;
 }
 
-/** The markers and the file's text as read (undefined: no file), for MarkerStore's ownership check. */
-export async function loadState(stateDir: string): Promise<{ markers: Partial<Record<AppName, Marker>>; text: string | undefined }> {
+export interface LoadedState {
+  markers: Partial<Record<AppName, Marker>>;
+  /** Per app, the selection its marker is for, when the file says. */
+  filters: Partial<Record<AppName, string>>;
+  /** The file's text as read (undefined: no file), for MarkerStore's ownership check. */
+  text: string | undefined;
+}
+
+export async function loadState(stateDir: string): Promise<LoadedState> {
   const path = join(stateDir, STATE_FILE);
   const text = await readState(path);
-  return { markers: text === undefined ? {} : parseState(path, text), text };
+  const filters: Partial<Record<AppName, string>> = {};
+  return { markers: text === undefined ? {} : parseState(path, text, filters), filters, text };
 }
 
 async function readState(path: string): Promise<string | undefined> {
@@ -49,7 +58,7 @@ async function readState(path: string): Promise<string | undefined> {
   }
 }
 
-function parseState(path: string, text: string): Partial<Record<AppName, Marker>> {
+function parseState(path: string, text: string, filters: Partial<Record<AppName, string>> = {}): Partial<Record<AppName, Marker>> {
   const bad = (why: string) => new StateError(`state ${path}: ${why}; ${WAYS_OUT}`);
   if (text.trim() === '') throw bad('file is empty');
   let doc: StateDoc;
@@ -71,6 +80,7 @@ function parseState(path: string, text: string): Partial<Record<AppName, Marker>
       throw bad(`marker for ${app} is corrupt`);
     }
     out[app] = { timestamp: m.timestamp, ids: m.ids };
+    if (typeof m.filters === 'string') filters[app] = m.filters;
   }
   return out;
 }
@@ -97,7 +107,13 @@ export class MarkerStore {
    * suspended VM) loses its lock to the next run, and must not then put its older markers back
    * over the newer run's (the next run would send everything after them again).
    */
-  constructor(readonly stateDir: string, private markers: Partial<Record<AppName, Marker>>, private owned?: { text: string | undefined }) {}
+  constructor(
+    readonly stateDir: string,
+    private markers: Partial<Record<AppName, Marker>>,
+    private owned?: { text: string | undefined },
+    /** Written with each app's marker: the selection it is for. */
+    readonly filters: Partial<Record<AppName, string>> = {},
+  ) {}
 
   get(app: AppName): Marker | undefined {
     return this.markers[app];
@@ -127,7 +143,9 @@ export class MarkerStore {
   private render(): string {
     const doc: StateDoc = { format: FORMAT, version: VERSION, apps: {} };
     const now = new Date().toISOString();
-    for (const [a, m] of Object.entries(this.markers) as [AppName, Marker][]) doc.apps[a] = { ...m, updated_at: now };
+    for (const [a, m] of Object.entries(this.markers) as [AppName, Marker][]) {
+      doc.apps[a] = { ...m, ...(this.filters[a] !== undefined ? { filters: this.filters[a] } : {}), updated_at: now };
+    }
     return `${JSON.stringify(doc)}\n`;
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -231,6 +231,30 @@ describe('filters', () => {
     const first = emu.requests.slice(n0).filter((r) => !r.query.cursor && r.path.includes('/logs/get/'));
     const byApp = Object.fromEntries(first.map((r) => [r.query.app, r.query.severity]));
     expect(byApp).toEqual({ Investigate: 'error,critical,warning', Detect: 'high,medium,low' });
+  });
+});
+
+describe('one marker, one selection', () => {
+  it('a run with other filters on the same state is refused (it would make the cron job skip logs); its own --state_dir is fine', async () => {
+    const s = setup(); // --severity all, as the cron job
+    const cron = [...s.base, '--elastica_app', 'detect', '--max_logs', '20'];
+    const first = await runAgent(cron);
+    expect(first.code, first.stderr).toBe(0);
+    const marker = stateOf(s.dir)!.apps.Detect!;
+    const backfill = ['--config', s.config, '--elastica_app', 'detect', '--severity', 'high', '-o', 'FILE', '-f', join(s.dir, 'backfill.json'), '--format', 'json', '--log_file', s.log];
+    const refused = await runAgent(backfill);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/Detect: export_log\.state holds the marker of runs with other filters \(no filter\); this run asks for severity=high\. Moving it would make those runs skip logs: give this selection its own --state_dir, or start this state over for it with --start_date 20\d\d-\d\d-\d\d/);
+    expect(stateOf(s.dir)!.apps.Detect).toMatchObject(marker);
+    // its own state directory: fine, and the cron job's marker is untouched
+    mkdirSync(join(s.dir, 'backfill-state'));
+    const own = await runAgent([...backfill, '--state_dir', join(s.dir, 'backfill-state'), '--max_logs', '5']);
+    expect(own.code, own.stderr).toBe(0);
+    expect(stateOf(s.dir)!.apps.Detect).toMatchObject(marker);
+    // the cron job goes on: every Detect log exactly once
+    await untilCaughtUp([...cron, '--max_logs', '20000'], s.log);
+    expect([...countIds(idsOf(jsonLines(s.out))).values()].every((n) => n === 1)).toBe(true);
+    expect(idsOf(jsonLines(s.out)).sort()).toEqual(emu.logs.Detect.map((r) => r._id).sort());
   });
 });
 

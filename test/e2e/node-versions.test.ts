@@ -118,6 +118,6 @@ describe.skipIf(!present)('on each supported Node release', () => {
     const r = await runAgent(['--version'], { env: withNode(TOO_OLD) });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`siem-agent: Node.js 20.18 or later is required (this is v${TOO_OLD}); install a current Node.js LTS\n`);
+    expect(r.stderr).toBe(`siem-agent: Node.js 20.18.1 or later is required (this is v${TOO_OLD}); install a current Node.js LTS\n`);
   });
 });
