@@ -2,6 +2,7 @@ import type { Marker } from './state/marker.js';
 import type { Filters } from './source/pager.js';
 import { RETENTION_DAYS, RETENTION_MARGIN_MS, type RunOptions } from './options.js';
 import { SEVERITIES, type AppName } from './types.js';
+import { StateError } from './errors.js';
 import { apiTimeMs } from './time.js';
 
 const DEFAULT_SEVERITY: Record<AppName, string[]> = {
@@ -32,6 +33,20 @@ export function filtersKey(f: Filters): string {
     if (v && v.length > 0) parts.push(`${k}=${[...v].sort().join(',')}`);
   }
   return parts.length ? parts.join(' ') : 'no filter';
+}
+
+/**
+ * A run's filters against those the stored marker was made with: nothing to say, a warning
+ * (--start_date re-baselines the marker for this selection; a dry run moves nothing), or the
+ * error that stops this app: one marker, two selections, and whichever ran last would make the
+ * other skip what it never fetched.
+ */
+export function checkSelection(app: AppName, stored: Marker | undefined, storedKey: string | undefined, key: string, o: Pick<RunOptions, 'startDate' | 'dryRun'>): string | StateError | undefined {
+  if (!stored || storedKey === undefined || storedKey === key) return undefined;
+  const why = `${app}: export_log.state holds the marker of runs with other filters (${storedKey}); this run asks for ${key}`;
+  if (o.dryRun) return `${why}; a dry run moves nothing`;
+  if (o.startDate) return `${why}; --start_date: the marker is for ${key} from now on`;
+  return new StateError(`${why}. Moving it would make those runs skip logs: give this selection its own --state_dir, or start this state over for it with --start_date ${stored.timestamp.slice(0, 10)}`);
 }
 
 export interface StartPoint {

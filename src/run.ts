@@ -15,7 +15,7 @@ import { acquireLock, clearLock, lockHeld, pidAlive } from './state/lock.js';
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
-import { startPoint, filtersFor, filtersKey } from './plan.js';
+import { checkSelection, startPoint, filtersFor, filtersKey } from './plan.js';
 import { summaryLine } from './summary.js';
 import { heartbeatRecord } from './heartbeat.js';
 import { progressLine } from './progress.js';
@@ -120,20 +120,14 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         return;
       }
       const key = filtersKey(filters);
-      const storedKey = store.filters[app];
       const stored = store.get(app);
-      if (stored && storedKey !== undefined && storedKey !== key) {
-        const why = `${app}: export_log.state holds the marker of runs with other filters (${storedKey}); this run asks for ${key}`;
-        if (o.startDate || o.dryRun) {
-          log.warn(`${why}; ${o.dryRun ? 'a dry run moves nothing' : `--start_date: the marker is for ${key} from now on`}`);
-        } else {
-          // one marker, two selections: whichever ran last would skip what the other never fetched
-          const e = new StateError(`${why}. Moving it would make those runs skip logs: give this selection its own --state_dir, or start this state over for it with --start_date ${stored.timestamp.slice(0, 10)}`);
-          progress.error = describe(e);
-          failures.push(e);
-          return;
-        }
+      const selection = checkSelection(app, stored, store.filters[app], key, o);
+      if (selection instanceof StateError) {
+        progress.error = describe(selection);
+        failures.push(selection);
+        return;
       }
+      if (selection) log.warn(selection);
       if (!o.dryRun) store.filters[app] = key;
       const sp = startPoint(o.reset && o.dryRun ? undefined : stored, o, now);
       if (sp.gap) {

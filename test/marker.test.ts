@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { advanceMarker, loadMarkers, MarkerStore } from '../src/state/marker.js';
+import { advanceMarker, loadMarkers, loadState, MarkerStore } from '../src/state/marker.js';
 import { Dedup } from '../src/source/dedup.js';
-import { startPoint, filtersFor } from '../src/plan.js';
+import { checkSelection, startPoint, filtersFor, filtersKey } from '../src/plan.js';
+import { StateError } from '../src/errors.js';
 import type { LogRecord } from '../src/types.js';
 
 const r = (id: string, ts: string): LogRecord => ({ _id: id, created_timestamp: ts });
@@ -127,5 +128,37 @@ describe('startPoint and filters', () => {
     expect(filtersFor('Detect', { severity: ['error', 'high'] })?.severity).toEqual(['high']);
     expect(filtersFor('Detect', { severity: ['error'] })).toBeUndefined();
     expect(filtersFor('Investigate', { severity: ['all'] })?.severity).toBeUndefined();
+  });
+});
+
+describe('one marker, one selection', () => {
+  it('filtersKey: the same selection gives the same key whatever the order; none is "no filter"', () => {
+    expect(filtersKey({ severity: ['low', 'high'], service: ['Box'] })).toBe(filtersKey({ service: ['Box'], severity: ['high', 'low'] }));
+    expect(filtersKey({ severity: ['high', 'low'] })).toBe('severity=high,low');
+    expect(filtersKey({})).toBe('no filter');
+  });
+
+  it('checkSelection: nothing for the same or an unrecorded selection, a warning for --start_date or a dry run, else a StateError', () => {
+    const m = { timestamp: '2026-11-20T10:00:00.000Z', ids: ['a'] };
+    const o = { startDate: undefined, dryRun: false };
+    expect(checkSelection('Detect', m, 'severity=high', 'severity=high', o)).toBeUndefined();
+    expect(checkSelection('Detect', m, undefined, 'severity=high', o)).toBeUndefined();
+    expect(checkSelection('Detect', undefined, 'no filter', 'severity=high', o)).toBeUndefined();
+    expect(checkSelection('Detect', m, 'no filter', 'severity=high', { ...o, startDate: '2026-11-01' })).toMatch(/--start_date: the marker is for severity=high from now on/);
+    expect(checkSelection('Detect', m, 'no filter', 'severity=high', { ...o, dryRun: true })).toMatch(/a dry run moves nothing/);
+    const e = checkSelection('Detect', m, 'no filter', 'severity=high', o);
+    expect(e).toBeInstanceOf(StateError);
+    expect((e as StateError).message).toMatch(/--start_date 2026-11-20$/);
+  });
+
+  it('the state file keeps each marker\'s selection, and an older file without one still loads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sa-sel-'));
+    const store = new MarkerStore(dir, {}, undefined, { Detect: 'severity=high' });
+    await store.commit('Detect', { timestamp: '2026-11-20T10:00:00.000Z', ids: ['a'] });
+    expect((await loadState(dir)).filters).toEqual({ Detect: 'severity=high' });
+    writeFileSync(join(dir, 'export_log.state'), JSON.stringify({ format: 'siem-agent-state', version: 1, apps: { Detect: { timestamp: '2026-11-20T10:00:00.000Z', ids: ['a'] } } }));
+    const old = await loadState(dir);
+    expect(old.filters).toEqual({});
+    expect(old.markers.Detect).toEqual({ timestamp: '2026-11-20T10:00:00.000Z', ids: ['a'] });
   });
 });
