@@ -22,6 +22,15 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
   let size = 0;
   let tailChecked = false;
   const rotating = o.maxBytes > 0 && o.backupCount > 0;
+  // Two apps share the output: a confirm (fsync, then the check that PATH is still this file) must
+  // not run while the other app's write is half-way (its rotation swaps the handle; its bytes are
+  // not yet counted), so writes and confirms take turns.
+  let turn: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(f: () => Promise<T>): Promise<T> => {
+    const p = turn.then(f);
+    turn = p.catch(() => undefined);
+    return p;
+  };
   const fail = (e: unknown, delivered: number): OutputError => {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOSPC' ? 'disk full' : code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code === 'EFBIG' ? 'file too large' : code ?? String(e);
@@ -69,20 +78,30 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
     warn(`output file ${o.path} ended in the middle of a line (a run was stopped while writing it); ended that line so the next one stands alone; its logs are written again in full`);
   }
 
-  /** Writes one chunk completely; on failure cuts the file back so no partial line stays. */
+  /**
+   * Writes one chunk completely. A failure (disk full) may leave part of a line: it stays, and the
+   * next run ends it (endCutLine); cutting the file back would make a forwarder tailing it see it
+   * shrink and read it all again.
+   */
   async function writeChunk(data: Buffer): Promise<void> {
-    const before = size;
-    try {
-      let off = 0;
-      while (off < data.length) {
-        const { bytesWritten } = await fh!.write(data, off, data.length - off);
-        off += bytesWritten;
-      }
-      size += data.length;
-    } catch (e) {
-      await fh!.truncate(before).catch(() => undefined);
-      throw e;
+    let off = 0;
+    while (off < data.length) {
+      const { bytesWritten } = await fh!.write(data, off, data.length - off);
+      off += bytesWritten;
     }
+    size += data.length;
+  }
+
+  /**
+   * Whether PATH is still the file this run writes, as it left it. logrotate may rename it (then
+   * compress and delete it), delete it, or copy and truncate it (copytruncate) while a run goes
+   * on: the lines written since, though fsynced, are then in no file a forwarder reads.
+   */
+  async function stillOurs(): Promise<string | undefined> {
+    const [mine, there] = await Promise.all([fh!.stat(), stat(o.path).catch(() => undefined)]);
+    if (!there || there.ino !== mine.ino || there.dev !== mine.dev || mine.nlink === 0) return 'was removed or replaced';
+    if (mine.size < size) return 'was truncated';
+    return undefined;
   }
 
   return {
@@ -97,7 +116,7 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
         throw fail(e, 0);
       }
     },
-    async write(lines) {
+    write: (lines) => exclusive(async () => {
       if (!fh) throw new OutputError(`output file ${o.path}: not open`);
       let delivered = 0;
       try {
@@ -127,15 +146,21 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
       } catch (e) {
         throw fail(e, delivered);
       }
-    },
+    }),
     // one fsync per page (deliver.ts calls confirm before the marker moves), not per paced chunk
-    async confirm() {
+    confirm: () => exclusive(async () => {
+      let gone: string | undefined;
       try {
         await fh?.sync();
+        if (fh) gone = await stillOurs();
       } catch (e) {
         throw fail(e, 0);
       }
-    },
+      if (gone) {
+        // this page is not checkpointed: the next run writes it again, to the file now at PATH
+        throw new OutputError(`output file ${o.path} ${gone} during the run (log rotation? use logrotate's create, not copytruncate, and delaycompress); stopped: the next run writes the unconfirmed logs again`, 0, 'EGONE');
+      }
+    }),
     async close() {
       await fh?.close().catch(() => undefined);
       fh = undefined;

@@ -30,11 +30,17 @@ const errName = (code: number | string): string => {
  * back-pressure (EAGAIN → wait for 'writable'), never a drop. A stream socket at the path is
  * handled too (LF framing, as syslog-ng's unix-stream() reads it).
  */
-export function syslogOutput(path: string, facility: number, reconnectMs: number): Output {
+export function syslogOutput(path: string, facility: number, reconnectMs: number, rate?: number): Output {
   const head = headerer('rfc3164-local', facility);
   let sock: DgramSocket | undefined;
   let stream: ReturnType<typeof streamConnection> | undefined;
   let unconfirmed: Buffer[] = [];
+  /** Set when a reconnect gave up: confirm() fails then, so a page cut short checkpoints nothing. */
+  let down: OutputError | undefined;
+  // the backlog re-sent after a reconnect keeps --rate too: a restarted rsyslog's rate limit
+  // would drop what a burst takes past it (the daemon's own limit is why the default is 30/s)
+  const step = rate ? Math.max(1, Math.floor(rate / 50)) : 0;
+  const resendPause = (i: number) => (step && (i + 1) % step === 0 ? new Promise((r) => setTimeout(r, (step * 1000) / rate!)) : undefined);
 
   const connectDgram = (): Promise<DgramSocket> => new Promise((resolve, reject) => {
     const unix = createRequire(import.meta.url)('unix-dgram') as { createSocket(t: 'unix_dgram'): DgramSocket };
@@ -70,13 +76,17 @@ export function syslogOutput(path: string, facility: number, reconnectMs: number
       await new Promise((r) => setTimeout(r, delay));
       try {
         sock = await connectDgram();
-        for (const b of unconfirmed) await sendOne(sock, b);
+        for (let i = 0; i < unconfirmed.length; i++) {
+          await sendOne(sock, unconfirmed[i]!);
+          await resendPause(i);
+        }
+        down = undefined;
         return;
       } catch (e) {
         last = e as NodeJS.ErrnoException;
       }
     }
-    throw new OutputError(`output SYSLOG ${path}: socket gone and not back within ${reconnectMs / 1000} s (${last.code ?? last.message})`, 0, 'EDOWN');
+    throw (down = new OutputError(`output SYSLOG ${path}: socket gone and not back within ${reconnectMs / 1000} s (${last.code ?? last.message})`, 0, 'EDOWN'));
   }
 
   return {
@@ -118,6 +128,8 @@ export function syslogOutput(path: string, facility: number, reconnectMs: number
     },
     async confirm() {
       if (stream) return stream.confirm();
+      // datagrams queued in a daemon that died and did not come back are lost with it
+      if (down) throw down;
       unconfirmed = [];
     },
     async close() {
