@@ -5,6 +5,7 @@ import { AgentError, describe, InterruptedError, OutputError, StateError } from 
 import { FORMATS } from './format/index.js';
 import type { Logger } from './log.js';
 import { openOutput } from './output/index.js';
+import { turns } from './output/turns.js';
 import type { Output } from './output/types.js';
 import { DEFAULT_MAX_LOGS, RAISED_MAX_LOGS, RETENTION_DAYS, type RunOptions } from './options.js';
 import { burstFor, paced, TokenBucket } from './rate.js';
@@ -228,16 +229,12 @@ export class Deadline extends Error {}
 
 /** Two apps share one output: their writes go through one at a time. */
 function serialised(inner: Output): Output {
-  let chain: Promise<unknown> = Promise.resolve();
+  const turn = turns();
   return {
     name: inner.name,
     open: () => inner.open(),
     close: () => inner.close(),
     confirm: inner.confirm?.bind(inner),
-    write(lines, severities) {
-      const p = chain.then(() => inner.write(lines, severities));
-      chain = p.catch(() => undefined);
-      return p;
-    },
+    write: (lines, severities) => turn(() => inner.write(lines, severities)),
   };
 }

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { OutputError } from '../errors.js';
+import { turns } from './turns.js';
 
 /** How long a connection must stay healthy after a write before its data counts as received. */
 export const CONFIRM_MS = 25;
@@ -31,12 +32,7 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
   let resentAt = -Infinity;
   // Two apps share one connection: a send, a recovery and the end of a confirm never interleave,
   // so there is one reconnect at a time and nothing is written on a connection being replaced.
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(f: () => Promise<T>): Promise<T> => {
-    const p = queue.then(f);
-    queue = p.catch(() => undefined);
-    return p;
-  };
+  const exclusive = turns();
 
   const describeErr = (e: unknown) => {
     const err = e as NodeJS.ErrnoException;

@@ -2,6 +2,7 @@ import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OutputError } from '../errors.js';
 import { encodeLines } from './encode.js';
+import { turns } from './turns.js';
 import type { Output } from './types.js';
 
 export interface FileOptions {
@@ -25,12 +26,7 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
   // Two apps share the output: a confirm (fsync, then the check that PATH is still this file) must
   // not run while the other app's write is half-way (its rotation swaps the handle; its bytes are
   // not yet counted), so writes and confirms take turns.
-  let turn: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(f: () => Promise<T>): Promise<T> => {
-    const p = turn.then(f);
-    turn = p.catch(() => undefined);
-    return p;
-  };
+  const exclusive = turns();
   const fail = (e: unknown, delivered: number): OutputError => {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOSPC' ? 'disk full' : code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code === 'EFBIG' ? 'file too large' : code ?? String(e);
