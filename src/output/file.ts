@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { OutputError } from '../errors.js';
 import { encodeLines } from './encode.js';
 import { turns } from './turns.js';
+import { syncDirectory } from '../state/atomic-write.js';
 import type { Output } from './types.js';
 
 export interface FileOptions {
@@ -49,6 +50,9 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
     }
     await rename(o.path, `${o.path}.1`);
     await reopen();
+    // the renames and the new PATH are durable before a page in it is confirmed (a power loss
+    // must not leave the marker past lines whose file has no directory entry)
+    await syncDirectory(dirname(o.path));
   }
 
   /**
@@ -108,6 +112,7 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
         const st = await stat(o.path).catch(() => undefined);
         if (st && !st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
         await reopen();
+        if (!st) await syncDirectory(dirname(o.path)); // a new file's entry, as for a rotation
       } catch (e) {
         throw fail(e, 0);
       }

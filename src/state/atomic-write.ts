@@ -23,15 +23,18 @@ export async function writeFileAtomic(path: string, data: string, opts: { fsync?
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
-  if (sync) {
-    // the rename itself is only durable once the directory entry is on disk
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } catch {
-      /* some filesystems refuse fsync on a directory; the data file is already synced */
-    } finally {
-      await dir.close();
-    }
+  // the rename itself is only durable once the directory entry is on disk
+  if (sync) await syncDirectory(dirname(path));
+}
+
+/** fsync of a directory: renames and new files in it are durable after this. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch {
+    /* some filesystems refuse fsync on a directory; the data files are synced on their own */
+  } finally {
+    await fh.close();
   }
 }

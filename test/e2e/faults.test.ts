@@ -360,6 +360,40 @@ describe('FILE durability', () => {
   }, 60_000);
 });
 
+describe('FILE durability across a rotation', () => {
+  // PATH renamed to PATH.1 and a new PATH created: those directory entries must be on disk (an
+  // fsync of the directory) before the marker covers lines that live in the new PATH
+  it('fsyncs the output directory after each rotation, before the next marker commit', async () => {
+    const s = setup(['--page_size', '100', '--max_logs', '500', '--elastica_app', 'investigate']);
+    const outDir = join(s.dir, 'out');
+    const out = join(outDir, 'o.json');
+    const trace = join(s.dir, 'strace.txt');
+    const args = [...s.args.map((a) => (a === s.out ? out : a)), '--max_bytes', '60000', '--backup_count', '50'];
+    const child = spawn('strace', ['-f', '-e', 'trace=openat,fsync,rename', '-o', trace, BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    expect(await new Promise<number | null>((r) => child.on('close', r)), stderr).toBe(0);
+    const fdPath = new Map<string, string>();
+    const events: string[] = [];
+    for (const l of readFileSync(trace, 'utf8').split('\n')) {
+      let m: RegExpExecArray | null;
+      if ((m = /openat\(AT_FDCWD, "([^"]+)", [^)]*\) = (\d+)/.exec(l))) fdPath.set(m[2]!, m[1]!);
+      else if ((m = /fsync\((\d+)[ )<]/.exec(l)) && fdPath.get(m[1]!) === outDir) events.push('dir-fsync');
+      else if (new RegExp(`rename\\("${out}", "${out}\\.1"\\)`).test(l)) events.push('rotate');
+      else if (/rename\(".*\.export_log\.state\.[^"]*", ".*\/export_log\.state"/.test(l)) events.push('commit');
+    }
+    expect(events.filter((e) => e === 'rotate').length, events.join(' ')).toBeGreaterThanOrEqual(3);
+    // after every rotation: a directory fsync before the next commit
+    events.forEach((e, i) => {
+      if (e !== 'rotate') return;
+      const next = events.slice(i + 1);
+      const commit = next.indexOf('commit');
+      const synced = next.indexOf('dir-fsync');
+      expect(synced >= 0 && (commit < 0 || synced < commit), `rotation ${i}: ${events.join(' ')}`).toBe(true);
+    });
+  }, 60_000);
+});
+
 describe('a stale lock', () => {
   it('from a SIGKILLed agent blocks runs while fresh and is taken over once 30 s old', async () => {
     const s = setup(['--page_size', '100']);
