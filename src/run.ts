@@ -137,7 +137,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
       }
       if (sp.replaceMarker && !o.dryRun) await store.commit(app, sp.marker);
       const client: ClientContext = {
-        config, dispatcher, retries: o.retries, signal: stop.signal, log, requestDeadlineMs: 4 * o.http.timeoutMs,
+        config, dispatcher, retries: o.retries, signal: stop.signal, log, requestTimeoutMs: o.http.timeoutMs,
         onRetry: () => { progress.retries++; },
       };
       progress.query = firstQuery(config.tenant, { app, start: sp.start, filters, pageSize: o.pageSize });

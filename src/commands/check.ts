@@ -59,7 +59,7 @@ export async function check(f: RawFlags): Promise<number> {
       const filters = filtersFor(app, o) ?? {};
       const start = new Date(Date.now() - 86_400_000).toISOString();
       try {
-        const page = await fetchPage({ config, dispatcher, retries: 1, backoffMs: 500, signal: new AbortController().signal, log: quiet, requestDeadlineMs: 4 * o.http.timeoutMs },
+        const page = await fetchPage({ config, dispatcher, retries: 1, backoffMs: 500, signal: new AbortController().signal, log: quiet, requestTimeoutMs: o.http.timeoutMs },
           firstQuery(config.tenant, { app, start, filters, pageSize: 1 }), `${app} check`);
         line(true, `API ${app}`, `reached ${config.apiServer} (auth, tenant, proxy, TLS): ${page.meta.total_count ?? '?'} logs in the last 24 h match the filters`);
       } catch (e) {

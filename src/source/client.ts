@@ -22,14 +22,15 @@ export interface ClientContext {
   /** Backoff base; tests shorten it. */
   backoffMs?: number;
   /**
-   * The longest one request may take in all, body included. --request_timeout bounds the wait
-   * for the headers and between two chunks of the body, so a body that trickles a byte at a time
-   * would hold the run until --max_runtime without this.
+   * --request_timeout. It bounds the wait for the headers and between two chunks of the body
+   * (the dispatcher's timeouts); a whole request must also end within DEADLINE_FACTOR times it,
+   * or a body that trickles a byte at a time would hold the run until --max_runtime.
    */
-  requestDeadlineMs?: number;
+  requestTimeoutMs?: number;
 }
 
 const MAX_RETRY_AFTER_S = 600;
+const DEADLINE_FACTOR = 4;
 /**
  * The largest body read. A page of 1,000 logs is ~0.6 MB; anything near this is not a page the
  * agent can format within its heap (128 MB), and a body that never ends would grow the process
@@ -123,7 +124,8 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
     if (ctx.signal.aborted) throw new InterruptedError('stopped before fetching');
     let err: ApiError;
     let waitMs: number | undefined;
-    const deadline = ctx.requestDeadlineMs ? AbortSignal.timeout(ctx.requestDeadlineMs) : undefined;
+    const deadlineMs = ctx.requestTimeoutMs ? DEADLINE_FACTOR * ctx.requestTimeoutMs : undefined;
+    const deadline = deadlineMs ? AbortSignal.timeout(deadlineMs) : undefined;
     try {
       const signal = deadline ? AbortSignal.any([ctx.signal, deadline]) : ctx.signal;
       const res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, signal });
@@ -149,7 +151,7 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
         throw new ApiError(`API answered more than ${MAX_BODY_BYTES >> 20} MB for ${what}; refusing it (a page of 1,000 logs is ~0.6 MB: if your logs are that large, lower --page_size)`, 200);
       }
       err = deadline?.aborted
-        ? new ApiError(`request for ${what} did not complete within ${(ctx.requestDeadlineMs! / 1000).toFixed(0)} s (4 × --request_timeout)`, undefined, true)
+        ? new ApiError(`request for ${what} did not complete within ${(deadlineMs! / 1000).toFixed(0)} s (${DEADLINE_FACTOR} × --request_timeout)`, undefined, true)
         : networkError(e, what);
     }
     if (!err.retryable || attempt >= ctx.retries) {
