@@ -159,7 +159,8 @@ case "$MODE" in
     rm -f "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer"
     put "$CRON" 644 <<EOF
 # siem-agent: pull CloudSOC logs every 10 minutes (written by install.sh; --uninstall removes it)
-# stdout is discarded; stderr (errors only) is mailed by cron to the admin
+# stdout is discarded; stderr (errors only) is mailed by cron to MAILTO (the user itself has no mailbox)
+MAILTO=root
 SHELL=/bin/sh
 PATH=$NODE_PATH_LINE
 # the user has no home: its compile cache is /var/cache/siem-agent

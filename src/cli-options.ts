@@ -4,6 +4,7 @@ import { proxyUrl } from './source/proxy-url.js';
 import { UsageError } from './errors.js';
 import { FACILITIES, isoDay, oneOf, positiveNumber, redactArgv, seconds, splitList, wholeNumber } from './flags.js';
 import { SIEM_FORMAT } from './format/index.js';
+import { headerer } from './output/framing.js';
 import { APPS, SEVERITIES, type AppName } from './types.js';
 import type { OutputSpec, RunOptions } from './options.js';
 
@@ -25,7 +26,19 @@ const ALL_LEVELS = [...new Set([...SEVERITIES.Investigate, ...SEVERITIES.Detect,
 // can last almost 6 s (measured: 35/s lost 12 of 1,000); 30/s sends at most 180 in 6 s
 export const SYSLOG_RATE = 30;
 export const UDP_RATE = 1000;
-export const SYSLOG_MAX_MESSAGE = 8000; // rsyslog's default 8 KiB per message, less room for the header
+/** rsyslog's default maxMessageSize, measured on 8.2302: the whole message, its header included. */
+export const SYSLOG_MAX_MESSAGE = 8096;
+
+/**
+ * The default --max_message_size for syslog outputs: what is left of SYSLOG_MAX_MESSAGE after this
+ * host's header (a 64-character cloud host name takes ~120 bytes in RFC 5424), so that a stock
+ * rsyslog takes every event whole rather than cutting it and storing the rest as an event of its own.
+ */
+function syslogEventRoom(output: OutputSpec): number {
+  if (output.kind !== 'SYSLOG' && output.kind !== 'REMOTE') return 0;
+  const kind = output.kind === 'SYSLOG' ? 'rfc3164-local' : output.header;
+  return SYSLOG_MAX_MESSAGE - Buffer.byteLength(headerer(kind, output.facility)('', output.facility * 8 + 7), 'utf8');
+}
 
 function hostPort(flag: string, v: string, defPort: number): { host: string; port: number } {
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(v) ?? /^([^:]+)(?::(\d+))?$/.exec(v);
@@ -74,11 +87,10 @@ export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
     if (f.siem && chosen !== format) throw new UsageError(`--format ${chosen} contradicts --siem ${f.siem} (which means ${format})`);
     format = chosen;
   }
-  const toSyslog = output.kind === 'SYSLOG' || output.kind === 'REMOTE';
   // a dry run prints to stdout, whatever -o says: the daemon's pace does not apply
   const defaultRate = f.dry_run === true ? undefined : output.kind === 'SYSLOG' ? SYSLOG_RATE : output.kind === 'REMOTE' && output.socketType === 'UDP' ? UDP_RATE : undefined;
   const rate = positiveNumber('--rate', f.rate) ?? defaultRate;
-  const maxMessageSize = wholeNumber('--max_message_size', f.max_message_size, 0) ?? (toSyslog ? SYSLOG_MAX_MESSAGE : 0);
+  const maxMessageSize = wholeNumber('--max_message_size', f.max_message_size, 0) ?? syslogEventRoom(output);
   if (maxMessageSize > 0 && maxMessageSize < 512) throw new UsageError(`--max_message_size: must be 0 (no limit) or at least 512, got ${maxMessageSize}`);
   if (f.proxy_password !== undefined && f.proxy_user === undefined) throw new UsageError('-p/--proxy_password needs -u/--proxy_user');
   // checked here, before any output is opened or anything fetched

@@ -59,8 +59,12 @@ function addRunOptions(c: Command): Command {
     .option('--dry_run', 'fetch and format, print to stdout; never move the marker or the status');
 }
 
+// commander's "error: unknown option" read as every other flag error (subcommands copy this from
+// their parent when they are made, so it is set before they are)
+const OUTPUT = { writeErr: (s: string) => process.stderr.write(s.startsWith('error:') ? `siem-agent: ${s.slice(7)}` : s) };
+
 function program(): Command {
-  const p = addRunOptions(new Command('siem-agent'))
+  const p = addRunOptions(new Command('siem-agent').configureOutput(OUTPUT))
     .description('Pull CloudSOC Investigate/Detect logs and deliver them exactly once to a SIEM.')
     .version(VERSION, '-v, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
@@ -98,7 +102,6 @@ async function main(argv: string[]): Promise<number> {
     flags = opts;
   });
   p.exitOverride();
-  p.configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `siem-agent: ${s.slice(7)}` : s) });
   try {
     await p.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -165,6 +168,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 export function cli(argv: string[]): void {
+  // stderr (and stdout, when it is not the output) carry diagnostics only: a reader that went away
+  // (`2>&1 | head`, a restarted `| logger`) must not end the run with an unhandled EPIPE; the
+  // agent's log still gets every line. The STREAM output watches its own stream's errors.
+  process.stderr.on('error', () => undefined);
+  process.stdout.on('error', () => undefined);
   // never a stack trace (it could carry a secret, and it is not one line): describe and exit 1
   process.on('unhandledRejection', (e) => {
     process.stderr.write(`siem-agent: internal error: ${describe(e)}\n`);

@@ -18,7 +18,7 @@ export const EXACT = `${String.fromCharCode(MARK)}${NONCE}:`;
 const EXACT_JSON = `"${EXACT}`;
 const EXACT_JSON_RE = new RegExp(`"${EXACT}([-+.0-9eE]+)"`, 'g');
 
-/** Significant digits from which a number may not survive JSON.parse (2^53 has 16). */
+/** Significant digits from which a number may not survive JSON.parse (2^53 has 16); numbers with an exponent are checked too. */
 export const LONG_DIGITS = 16;
 
 export const isExact = (s: string): boolean => s.charCodeAt(0) === MARK && s.startsWith(EXACT);
@@ -56,17 +56,25 @@ export function parseExact(text: string): unknown {
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 
-/** Whether JSON.parse would give this number token other digits (a malformed one is left for JSON.parse to refuse). */
+/**
+ * Whether JSON.parse would give this number token another value: 16+ significant digits, or an
+ * exponent that leaves a double's range (1e400 is Infinity, written as null by JSON.stringify;
+ * 1e-400 is 0). A malformed one is left for JSON.parse to refuse.
+ */
 function changes(token: string): boolean {
   let digits = 0;
+  let exponent = false;
   for (let k = 0; k < token.length; k++) {
     const c = token.charCodeAt(k);
-    if (c === 0x65 || c === 0x45) break; // the exponent's digits are not significant
+    if (c === 0x65 || c === 0x45) {
+      exponent = true; // the exponent's digits are not significant
+      break;
+    }
     if (c >= 0x30 && c <= 0x39) digits++;
   }
-  if (digits < LONG_DIGITS || !JSON_NUMBER.test(token)) return false;
+  if ((digits < LONG_DIGITS && !exponent) || !JSON_NUMBER.test(token)) return false;
   const n = Number(token);
-  return Number.isFinite(n) && !sameNumber(token, n);
+  return !Number.isFinite(n) || !sameNumber(token, n);
 }
 
 /** True when `n` written out is the token, up to how JSON writes numbers (1.50 and 1.5 are the same). */

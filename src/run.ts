@@ -39,27 +39,39 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
   if (o.http.insecure) log.warn('--insecure: the API\'s TLS certificate is NOT verified; anyone on the path can read the key and the logs');
 
   // a dry run touches no state: -c/-r only change where it starts (-r: from the earliest log)
-  if ((o.reset || o.clearStatus) && !o.dryRun) {
-    // -c/-r clear a lock left by a dead agent at once; a live run's lock is never taken from it
+  const clearing = (o.reset || o.clearStatus) && !o.dryRun;
+  // -c/-r take a dead run's lock at once, never a live run's: a fresh lock is a live run's unless
+  // last_job.status shows a run in progress on this host whose pid is gone
+  if (clearing && (await lockHeld(o.stateDir)) && !(await deadHolder(o.stateDir))) {
     const last = await readStatus(o.stateDir);
-    if (last?.result === 'running' && pidAlive(last.pid) && (await lockHeld(o.stateDir))) {
-      log.info(`Another instance is already running. (pid ${last.pid}; -c/-r do not clear a live run's lock)`);
-      return { exitCode: 0, apps: {} };
-    }
-    await clearLock(o.stateDir);
-    await clearStatus(o.stateDir);
+    log.info(`Another instance is already running. (${last?.result === 'running' ? `pid ${last.pid}; ` : ''}-c/-r do not clear a live run's lock)`);
+    return { exitCode: 0, apps: {} };
   }
-  if (o.reset && !o.dryRun) await rm(join(o.stateDir, STATE_FILE), { force: true });
-
-  const lock = o.dryRun ? { release: async () => undefined, compromised: () => false } : await acquireLock(o.stateDir, () => {
+  const take = () => acquireLock(o.stateDir, () => {
     log.error('lost the lock (this run was frozen too long and another instance took over); stopping');
     stop.abort(new InterruptedError('lost the lock'));
   }).catch((e: NodeJS.ErrnoException) => {
     throw new StateError(`state directory ${o.stateDir}: cannot create ${join(o.stateDir, 'export_log.lock')} (${e.code ?? e.message}); it must exist and be writable`);
   });
+  let lock = o.dryRun ? { release: async () => undefined, compromised: () => false } : await take();
+  if (!lock) {
+    // A lock refreshed by a run that has since died (SIGKILL, OOM) looks fresh for 30 s, and for
+    // as long as the clock was set back: its pid says at once. (A run that has just taken the lock
+    // writes its status a few ms later; until then the previous run's status speaks for it.)
+    const dead = await deadHolder(o.stateDir);
+    if (dead) {
+      log.warn(`the lock's holder (pid ${dead.pid}, started ${dead.started_at}) is gone; taking the lock over`);
+      await clearLock(o.stateDir);
+      lock = await take();
+    }
+  }
   if (!lock) {
     log.info('Another instance is already running.');
     return { exitCode: 0, apps: {} };
+  }
+  if (clearing) {
+    await clearStatus(o.stateDir);
+    if (o.reset) await rm(join(o.stateDir, STATE_FILE), { force: true });
   }
   let output: Output | undefined;
   const started = Date.now();
@@ -94,7 +106,9 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     markers = store;
     if (!o.dryRun) {
       // proves the state directory is writable before anything is fetched
-      await writeStatus(o.stateDir, status).catch((e: NodeJS.ErrnoException) => {
+      await writeStatus(o.stateDir, status).catch(async (e: NodeJS.ErrnoException) => {
+        // the previous run's "ok" must not speak for this one (`status` then reports no run)
+        await clearStatus(o.stateDir).catch(() => undefined);
         throw new StateError(`state directory ${o.stateDir} is not writable (${e.code ?? e.message})`);
       });
     }
@@ -226,6 +240,12 @@ export let lastWords: ((why: string, result: 'failed' | 'interrupted') => Promis
 
 /** The reason a run stops at --max_runtime: not an error, the next cron run continues. */
 export class Deadline extends Error {}
+
+/** last_job.status of a run in progress on this host whose pid is gone: its lock is a dead run's. */
+async function deadHolder(stateDir: string): Promise<JobStatus | undefined> {
+  const last = await readStatus(stateDir);
+  return last?.result === 'running' && last.host === hostname() && !pidAlive(last.pid) ? last : undefined;
+}
 
 /** Two apps share one output: their writes go through one at a time. */
 function serialised(inner: Output): Output {

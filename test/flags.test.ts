@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRunOptions, type RawFlags } from '../src/cli-options.js';
 import { redactArgv, splitList } from '../src/flags.js';
 import { redactUserinfo } from '../src/redact.js';
+import { syslogHost } from '../src/output/framing.js';
 
 const defaults: RawFlags = {
   config: './config.json', output: 'SYSLOG', stream: 'STDERR', max_bytes: '0', backup_count: '0', socket_type: 'UDP',
@@ -22,8 +23,13 @@ describe('flag parsing', () => {
     expect(opts({}).apps).toEqual(['Investigate', 'Detect']);
   });
   it('defaults per output: rate and max message size', () => {
-    expect(opts({})).toMatchObject({ rate: 30, maxMessageSize: 8000, format: 'cef' });
-    expect(opts({ output: 'REMOTE' })).toMatchObject({ rate: 1000, maxMessageSize: 8000 });
+    // rsyslog's default 8096 bytes hold the whole message: the header, then the event
+    const room = (header: string) => 8096 - Buffer.byteLength(header);
+    const host = syslogHost();
+    expect(opts({})).toMatchObject({ rate: 30, maxMessageSize: room(`<15>Nov 26 07:00:00 siem-agent[${process.pid}]: `), format: 'cef' });
+    expect(opts({ output: 'REMOTE' })).toMatchObject({ rate: 1000, maxMessageSize: room(`<15>Nov 26 07:00:00 ${host} siem-agent[${process.pid}]: `) });
+    expect(opts({ output: 'REMOTE', syslog_header: 'rfc5424' }).maxMessageSize).toBe(room(`<15>1 2026-11-26T07:00:00.000Z ${host} siem-agent ${process.pid} - - `));
+    expect(opts({ output: 'REMOTE', syslog_header: 'none' }).maxMessageSize).toBe(8096);
     expect(opts({ output: 'REMOTE', socket_type: 'tcp' })).toMatchObject({ rate: undefined });
     expect(opts({ output: 'FILE', filename: '/tmp/o' })).toMatchObject({ rate: undefined, maxMessageSize: 0 });
     // a dry run prints to stdout: the local daemon's pace does not apply, unless asked for
@@ -47,8 +53,11 @@ describe('flag parsing', () => {
     expect(redactArgv(['-o', 'FILE', '-f', '/var/log/out.cef'])).toEqual(['-o', 'FILE', '-f', '/var/log/out.cef']);
   });
 
-  it('redactUserinfo masks up to the last @ of the authority, with or without a scheme', () => {
-    expect(redactUserinfo('http://a:b@c@host:1/x?y=@z')).toBe('http://***@host:1/x?y=@z');
+  it('redactUserinfo masks up to the last @ of all, with or without a scheme', () => {
+    expect(redactUserinfo('http://a:b@c@host:1/x')).toBe('http://***@host:1/x');
+    // a raw # or ? in a password: masking more than the userinfo is the safe side
+    expect(redactUserinfo('http://a:b#c?d@host:1')).toBe('http://***@host:1');
+    expect(redactUserinfo('http://a:b@host:1/x?y=@z')).toBe('http://***@z');
     expect(redactUserinfo('a:b@host:1')).toBe('***@host:1');
     expect(redactUserinfo('https://api.example/')).toBe('https://api.example/');
   });

@@ -1,4 +1,5 @@
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { loadConfig } from '../config.js';
 import { describe } from '../errors.js';
 import { buildRunOptions, type RawFlags } from '../cli-options.js';
@@ -68,6 +69,14 @@ export async function check(f: RawFlags): Promise<number> {
     }
     await dispatcher.close().catch(() => undefined);
   }
+  if (o.output.kind === 'FILE') {
+    // probed, not opened: check must leave nothing behind (run as root, a file or directory it
+    // created would be root's, and the service user's runs could then not write it)
+    const path = o.output.path;
+    const why = await fileWritable(path);
+    line(why === undefined, 'output', why === undefined ? `FILE ${path} writable` : `output file ${path}: ${why}`);
+    return failed === 0 ? 0 : 1;
+  }
   try {
     const out = await openOutput({ ...o, dryRun: false });
     await out.close();
@@ -77,4 +86,27 @@ export async function check(f: RawFlags): Promise<number> {
     line(false, 'output', describe(e));
   }
   return failed === 0 ? 0 : 1;
+}
+
+/** Why the agent could not write `path` (creating it and its directories as a run would), or undefined. */
+async function fileWritable(path: string): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (st && !st.isFile()) return 'not a regular file';
+  // the file itself, or the nearest directory that exists (a run creates the ones below it)
+  let target = path;
+  if (!st) {
+    target = dirname(path);
+    while (!(await stat(target).then((d) => d.isDirectory(), () => false))) {
+      const up = dirname(target);
+      if (up === target) break;
+      target = up;
+    }
+  }
+  try {
+    await access(target, constants.W_OK);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return `cannot write ${target === path ? 'it' : `in ${target}`} (${code === 'EACCES' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code})`;
+  }
 }

@@ -2,7 +2,7 @@ import type { LogRecord } from '../types.js';
 import { isExact } from '../exact-numbers.js';
 import { numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
-import { apiTimeMs } from '../time.js';
+import { apiTimeMs, sameAsIso } from '../time.js';
 
 /*
  * CEF as ArcSight's "Implementing ArcSight CEF" defines it. Header: `\` and `|` escaped.
@@ -83,7 +83,11 @@ const AD_KEYS_UNMAPPED: UniqueKeys = { ...AD_KEYS, skip: (field) => MAPPED.has(f
 /** Walks a record's CEF fields in line order; shared by the fast path and the truncating one. */
 function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   emit('externalId', r._id, true);
-  emit('rt', String(apiTimeMs(r.created_timestamp)), true);
+  const ms = apiTimeMs(r.created_timestamp);
+  emit('rt', String(ms), true);
+  // rt holds milliseconds: a created_timestamp that says more (microseconds, its zone) is also
+  // carried as it came, as ad.created_timestamp
+  const time = sameAsIso(r.created_timestamp, ms) ? undefined : 'created_timestamp';
   emit('cat', ctx.app, true);
   let leftovers: string[] | undefined;
   for (let i = 0; i < STANDARD.length; i++) {
@@ -106,8 +110,9 @@ function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   }
   // then mapped fields whose values did not fit their key and every other field, unknown ones
   // too, as ArcSight "additional data" keys: nothing is dropped
-  if (leftovers) {
-    for (const field of Object.keys(r)) if (!MAPPED.has(field)) leftovers.push(field);
+  if (leftovers || time) {
+    leftovers ??= [];
+    for (const field of Object.keys(r)) if (!MAPPED.has(field) || field === time) leftovers.push(field);
     emitUnique(r, leftovers, AD_KEYS, emit);
   } else {
     emitUnique(r, Object.keys(r), AD_KEYS_UNMAPPED, emit);

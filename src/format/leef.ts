@@ -3,7 +3,7 @@ import type { LogRecord } from '../types.js';
 import { numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
 import { escapeCefHeader, isWord } from './cef.js';
-import { apiTimeMs } from '../time.js';
+import { apiTimeMs, sameAsIso } from '../time.js';
 
 /*
  * LEEF 2.0 for QRadar. The delimiter is `^` (declared in the header): a tab would be mangled
@@ -42,10 +42,13 @@ const TAKEN_SET = new Set(TAKEN);
 const plainKey = perName((field) => (safeKey(field) === field && !TAKEN_SET.has(field) ? field : ''));
 
 const LEEF_KEYS: UniqueKeys = { plainKey, baseKey: safeKey, taken: TAKEN, skip: (field) => WRITTEN.has(field) };
+/** The same, with created_timestamp among the record's other fields (when it says more than devTime). */
+const LEEF_KEYS_TIME: UniqueKeys = { ...LEEF_KEYS, skip: (field) => field !== 'created_timestamp' && WRITTEN.has(field) };
 
 /** Walks a record's LEEF attributes in line order; shared by the fast path and the truncating one. */
 function leefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
-  emit('devTime', new Date(apiTimeMs(r.created_timestamp)).toISOString(), true);
+  const ms = apiTimeMs(r.created_timestamp);
+  emit('devTime', new Date(ms).toISOString(), true);
   emit('devTimeFormat', LEEF_TIME_FORMAT, true);
   emit('sev', String(numericSeverity(r.severity)), true);
   emit('cat', ctx.app, true);
@@ -54,7 +57,9 @@ function leefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
     const v = r[m.field];
     if (v !== undefined || Object.hasOwn(r, m.field)) emit(m.key, text(v), m.keep);
   }
-  emitUnique(r, Object.keys(r), LEEF_KEYS, emit);
+  // devTime holds milliseconds: a created_timestamp that says more (microseconds, its zone) is
+  // also carried as it came
+  emitUnique(r, Object.keys(r), sameAsIso(r.created_timestamp, ms) ? LEEF_KEYS : LEEF_KEYS_TIME, emit);
 }
 
 const LEEF = keyValueFormat(LEEF_DELIMITER, escapeLeefValue, leefFields);

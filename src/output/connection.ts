@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { OutputError } from '../errors.js';
+import { OutputError, tlsAdvice } from '../errors.js';
 import { turns } from './turns.js';
 
 /** How long a connection must stay healthy after a write before its data counts as received. */
@@ -37,7 +37,11 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
   const describeErr = (e: unknown) => {
     const err = e as NodeJS.ErrnoException;
     const code = err.code ?? '';
-    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/.test(code + err.message)) return `TLS verification failed (${code || err.message}); trust the receiver's CA with --tls_ca`;
+    // a TLS alert from the receiver: it refused us (our client certificate), not we it
+    if (/ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|ACCESS_DENIED|HANDSHAKE_FAILURE)/.test(code + err.message)) {
+      return `the receiver refused our client certificate (${code || err.message}); give one it trusts with --tls_cert and --tls_key`;
+    }
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/.test(code + err.message)) return `TLS verification failed (${code || err.message}); ${tlsAdvice(code).replace('--ca_file', '--tls_ca')}`;
     if (code === 'ECONNREFUSED') return 'nothing is listening (ECONNREFUSED)';
     return code || err.message;
   };
@@ -123,8 +127,13 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
         await new Promise((r) => setTimeout(r, CONFIRM_MS));
         const done = await exclusive(async () => {
           if (healthy()) {
-            // re-sent by another app's recovery meanwhile: that connection needs a window of its own
-            if (performance.now() - resentAt < CONFIRM_MS && attempt < MAX_ATTEMPTS) return false;
+            // re-sent by another app's recovery meanwhile: that connection needs a window of its
+            // own; a connection re-made that often has not shown it keeps what it gets (a TLS
+            // receiver refusing the client certificate drops each one a few ms after the handshake)
+            if (performance.now() - resentAt < CONFIRM_MS) {
+              if (attempt < MAX_ATTEMPTS) return false;
+              throw dropping(broken ?? new Error('connection re-made on every attempt'));
+            }
             unconfirmed = unconfirmed.filter((u) => u.seq >= upTo);
             return true;
           }

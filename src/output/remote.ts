@@ -67,8 +67,9 @@ function udpOutput(s: RemoteSpec): Output {
   // ECONNREFUSED comes back (ICMP port unreachable) after the datagrams that met the closed
   // port were sent, so none of the page's can count as delivered; other errors (EMSGSIZE) are
   // the send that failed.
-  const fail = (e: NodeJS.ErrnoException, sent: number) =>
-    new OutputError(`output ${where}: ${e.code === 'ECONNREFUSED' ? 'nothing is listening (ECONNREFUSED)' : e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? 0 : sent, e.code);
+  const fail = (e: NodeJS.ErrnoException, sent: number, bytes?: number) =>
+    new OutputError(`output ${where}: ${e.code === 'ECONNREFUSED' ? 'nothing is listening (ECONNREFUSED)'
+      : e.code === 'EMSGSIZE' ? `message of ${bytes ?? '?'} bytes too large for a datagram (EMSGSIZE); lower --max_message_size` : e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? 0 : sent, e.code);
   return {
     name: `REMOTE ${where}`,
     async open() {
@@ -90,7 +91,7 @@ function udpOutput(s: RemoteSpec): Output {
         if (failure) throw fail(failure, i);
         const msg = Buffer.from(head(lines[i]!, sev?.[i] ?? 6), 'utf8');
         await new Promise<void>((resolve, reject) => {
-          sock!.send(msg, (e) => (e ? reject(fail(e, i)) : resolve()));
+          sock!.send(msg, (e) => (e ? reject(fail(e, i, msg.length)) : resolve()));
         });
       }
     },

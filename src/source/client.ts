@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from './undici.js';
-import { ApiError, InterruptedError } from '../errors.js';
+import { ApiError, InterruptedError, tlsAdvice } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
@@ -71,8 +71,16 @@ function bodySnippet(text: string, config: Config): string {
   return msg.replace(/\bBasic\s+[A-Za-z0-9+/=]{8,}/gi, 'Basic ***').replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
-function classify(status: number, text: string, ctx: ClientContext, what: string): ApiError {
+function classify(status: number, text: string, ctx: ClientContext, what: string, location?: string): ApiError {
   const c = ctx.config;
+  // never followed (the key would go with it); the usual case is http:// moved to https://
+  if (status >= 300 && status < 400) {
+    let to = '';
+    try {
+      to = location ? new URL(location, c.apiServer).origin : '';
+    } catch { /* no usable Location */ }
+    return new ApiError(`API answered ${status} for ${what}${to ? `, a redirect to ${to}` : ''}: not followed; ${to ? `if that is the API, set api_server to ${to}/` : 'check api_server'} in ${c.path}`, status);
+  }
   switch (status) {
     case 400: return new ApiError(`API rejected the request for ${what} (400 Bad Request): ${bodySnippet(text, c) || 'no detail'}`, 400);
     case 401: return new ApiError(`API refused the key (401 Unauthorized): check key_id/key_secret in ${c.path}`, 401);
@@ -106,12 +114,12 @@ function networkError(e: unknown, what: string): ApiError {
     return new ApiError(`request for ${what} timed out (${code})`, undefined, true);
   }
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code + (err.message ?? ''))) {
-    return new ApiError(`TLS verification failed for the API (${code || err.message}): trust its CA with --ca_file`, undefined, false);
+    return new ApiError(`TLS verification failed for the API (${code || err.message}): ${tlsAdvice(code)}`, undefined, false);
   }
   return new ApiError(`network error for ${what}: ${code || err.message || String(e)}`, undefined, true);
 }
 
-/** One GET of a logs page, with retries (backoff + jitter; Retry-After on 429). */
+/** One GET of a logs page, with retries (backoff + jitter; Retry-After on 429 and 503). */
 export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: string): Promise<Page> {
   const url = apiUrl(ctx.config, pathAndQuery);
   const headers = {
@@ -137,8 +145,10 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
           if (page) return page;
           err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${body.length === 0 ? 'empty' : bodySnippet(bodyText(body), ctx.config).slice(0, 60)})`, 200, true);
         } else {
-          err = classify(res.statusCode, bodyText(body), ctx, what);
-          if (res.statusCode === 429) waitMs = retryAfterMs(res.headers['retry-after']);
+          const location = res.headers.location;
+          err = classify(res.statusCode, bodyText(body), ctx, what, Array.isArray(location) ? location[0] : location);
+          // RFC 9110 gives Retry-After to 503 too (maintenance), as the old agent's urllib3 read it
+          if (res.statusCode === 429 || res.statusCode === 503) waitMs = retryAfterMs(res.headers['retry-after']);
         }
       } finally {
         // a page keeps the body until it is taken (then logs.release())

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Agent, envHttpProxyAgent, proxyAgent, type Dispatcher } from './undici.js';
+import { Agent, envHttpProxyAgent, Pool, proxyAgent, type Dispatcher } from './undici.js';
 import { UsageError } from '../errors.js';
 import { proxyUrl } from './proxy-url.js';
 
@@ -50,6 +50,12 @@ export function makeDispatcher(o: HttpOptions): Dispatcher {
   const ca = extraCas(o.caFile);
   const tlsOpts = { ca, rejectUnauthorized: !o.insecure, timeout: o.timeoutMs };
   const common = { keepAliveTimeout: 30_000, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, connect: tlsOpts };
+  // The proxy's own connection (its CONNECT) gets the same timeouts: undici's default is 300 s, and
+  // a proxy that accepts and never answers held a run until --max_runtime
+  const viaProxy = {
+    ...common, requestTls: tlsOpts, proxyTls: tlsOpts,
+    clientFactory: (origin: URL, opts: object) => new Pool(origin, { ...opts, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs }),
+  };
   if (o.proxy) {
     const url = proxyUrl(o.proxy);
     const user = o.proxyUser ?? (url.username ? decodeURIComponent(url.username) : undefined);
@@ -58,17 +64,32 @@ export function makeDispatcher(o: HttpOptions): Dispatcher {
     url.password = '';
     const ProxyAgent = proxyAgent();
     return new ProxyAgent({
-      ...common,
+      ...viaProxy,
       uri: url.href,
       token: user !== undefined ? `Basic ${Buffer.from(`${user}:${pass ?? ''}`).toString('base64')}` : undefined,
-      requestTls: tlsOpts,
-      proxyTls: tlsOpts,
     });
   }
   const env = process.env;
-  if (env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy) {
+  const httpsProxy = envProxy('HTTPS_PROXY', o);
+  const httpProxy = envProxy('HTTP_PROXY', o);
+  if (httpsProxy || httpProxy) {
     const EnvHttpProxyAgent = envHttpProxyAgent();
-    return new EnvHttpProxyAgent({ ...common, requestTls: tlsOpts, proxyTls: tlsOpts } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    // the values as --proxy reads them (host:port without a scheme, -u/-p), NO_PROXY as undici does
+    return new EnvHttpProxyAgent({
+      ...viaProxy, httpProxy, httpsProxy: httpsProxy ?? httpProxy, noProxy: env.NO_PROXY ?? env.no_proxy,
+    } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
   }
   return new Agent(common);
+}
+
+/** HTTPS_PROXY or HTTP_PROXY (either case) read like --proxy, with -u/-p put into it; undefined if unset. */
+function envProxy(name: 'HTTPS_PROXY' | 'HTTP_PROXY', o: HttpOptions): string | undefined {
+  const v = process.env[name] || process.env[name.toLowerCase()];
+  if (!v) return undefined;
+  const url = proxyUrl(v, name);
+  if (o.proxyUser !== undefined) {
+    url.username = encodeURIComponent(o.proxyUser);
+    url.password = encodeURIComponent(o.proxyPassword ?? '');
+  }
+  return url.href;
 }

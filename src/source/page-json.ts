@@ -33,8 +33,11 @@ export function parseBody(body: Buffer): unknown {
   return LONG_NUMBER.test(text) ? parseExact(text) : JSON.parse(text);
 }
 
-/** A run of digits that may be a number JSON.parse would change (see exact-numbers.ts). */
-const LONG_NUMBER = new RegExp(`\\d{${LONG_DIGITS}}`);
+/**
+ * What may be a number JSON.parse would change (see exact-numbers.ts), as matchClose finds them:
+ * LONG_DIGITS digits, a decimal point among them or not, or a digit with an exponent.
+ */
+const LONG_NUMBER = new RegExp(`\\d(?:\\.?\\d){${LONG_DIGITS - 1}}|\\d[eE][-+]?\\d`);
 
 /** The body's text for messages (error bodies are small). */
 export function bodyText(body: Buffer): string {
@@ -175,7 +178,8 @@ function valueEnd(b: Buffer, i: number): number {
 /**
  * End (exclusive) of the object or array opening at b[i], counting brackets outside strings.
  * It does not check that they pair up: JSON.parse of the slice does. Sets `digits.long` when a
- * run of LONG_DIGITS digits stands outside its strings (a number JSON.parse might change).
+ * run of LONG_DIGITS digits or an exponent stands outside its strings (a number JSON.parse might
+ * change).
  */
 function matchClose(b: Buffer, i: number, digits?: { long: boolean }): number {
   let depth = 0;
@@ -187,6 +191,8 @@ function matchClose(b: Buffer, i: number, digits?: { long: boolean }): number {
       continue;
     }
     if (c === 0x2e) continue; // a decimal point: 1234567890.123456 has 16 significant digits too
+    // an exponent (a digit then e/E: true and false have none) may leave a double's range: 1e400
+    if ((c === 0x65 || c === 0x45) && run > 0 && digits) digits.long = true;
     run = 0;
     if (c === QUOTE) {
       i = stringEnd(b, i);

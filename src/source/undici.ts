@@ -21,6 +21,8 @@ const withConnect = <T>(load: () => T): T => {
 };
 
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+// (Agent loads it too) a proxy's own connections are Pools made with the run's timeouts
+export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
 // the proxy dispatchers (and their SOCKS code) are loaded only by a run that uses a proxy
 export const proxyAgent = () => withConnect(() => require('undici/lib/dispatcher/proxy-agent.js') as typeof Undici.ProxyAgent);
 export const envHttpProxyAgent = () => withConnect(() => require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent);

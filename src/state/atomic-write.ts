@@ -12,14 +12,15 @@ export async function writeFileAtomic(path: string, data: string, opts: { fsync?
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++seq}.tmp`);
   const fh = await open(tmp, 'w', opts.mode ?? 0o600);
   try {
-    await fh.writeFile(data, 'utf8');
-    if (sync) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data, 'utf8');
+      if (sync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
+    // a full disk must not also collect a temp file per attempt, run after run
     await unlink(tmp).catch(() => undefined);
     throw e;
   }

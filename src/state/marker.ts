@@ -136,7 +136,9 @@ export class MarkerStore {
       this.lost = true;
       throw new StateError(`state ${path} was changed by another siem-agent run (this one was stopped for longer than the lock allows and lost its lock); stopping without writing it`);
     }
-    await writeFileAtomic(path, text);
+    await writeFileAtomic(path, text).catch((e: NodeJS.ErrnoException) => {
+      throw new StateError(`state ${path}: cannot write the marker (${e.code === 'ENOSPC' ? 'disk full' : e.code ?? e.message}); the logs of this page go out again next run`);
+    });
     if (this.owned) this.owned.text = text;
   }
 

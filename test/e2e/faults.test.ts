@@ -1,5 +1,5 @@
 // The agent's promises when the API, the disk, the state or the process misbehave.
-import { mkdirSync, readFileSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -397,7 +397,7 @@ describe('FILE durability across a rotation', () => {
 });
 
 describe('a stale lock', () => {
-  it('from a SIGKILLed agent blocks runs while fresh and is taken over once 30 s old', async () => {
+  it('from a SIGKILLed agent is taken over at once (its status names its pid, gone); one whose status names a live pid blocks runs while fresh and is taken over once 30 s old', async () => {
     const s = setup(['--page_size', '100']);
     emu.setLatency(100);
     try {
@@ -410,6 +410,19 @@ describe('a stale lock', () => {
     }
     const lock = join(s.dir, 'export_log.lock');
     expect(existsSync(lock)).toBe(true);
+    // the kill left last_job.status "running" with the dead pid: the next run need not wait
+    const lockCopy = join(s.dir, 'lock-copy');
+    cpSync(lock, lockCopy, { recursive: true, preserveTimestamps: true });
+    const statusCopy = readFileSync(join(s.dir, 'last_job.status'), 'utf8');
+    const taken = await runAgent([...s.args, '--max_logs', '1']);
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(readLog(s.log)).toMatch(/the lock's holder \(pid \d+, started [^)]+\) is gone; taking the lock over/);
+    // a status whose pid is alive (reused by another process): only the lock's age can free it
+    rmSync(lock, { recursive: true, force: true });
+    cpSync(lockCopy, lock, { recursive: true, preserveTimestamps: true });
+    const fresh = new Date();
+    utimesSync(lock, fresh, fresh);
+    writeFileSync(join(s.dir, 'last_job.status'), statusCopy.replace(/"pid":\s*\d+/, `"pid":${process.pid}`));
     const blocked = await runAgent(s.args);
     expect(blocked.code).toBe(0);
     expect(readLog(s.log)).toContain('Another instance is already running.');
@@ -419,6 +432,7 @@ describe('a stale lock', () => {
     const res = await runAgent(s.args);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr + readLog(s.log)).toMatch(/did not finish; resuming from the last checkpoint/);
+    expect(statusCopy).toMatch(/"result":\s*"running"/);
     await untilCaughtUp(s.args, s.log);
     const counts = countIds(idsOf(jsonLinesAfterKills(s.out)));
     for (const id of allIds()) expect(counts.get(id) ?? 0).toBeGreaterThan(0);

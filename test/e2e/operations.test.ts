@@ -144,7 +144,7 @@ describe('check', () => {
     expect(res.code, res.stdout).toBe(0);
     expect(res.stdout).toMatch(/^OK {3}config: /m);
     expect(res.stdout).toMatch(/^OK {3}API Investigate: reached/m);
-    expect(res.stdout).toMatch(/^OK {3}output: FILE reachable and writable/m);
+    expect(res.stdout).toMatch(/^OK {3}output: FILE .* writable/m);
     expect(existsSync(join(s.dir, 'export_log.state'))).toBe(false);
   });
 
