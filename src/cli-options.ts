@@ -15,7 +15,7 @@ export interface RawFlags {
   c?: boolean; r?: boolean; d?: boolean; output: string; stream: string; filename?: string;
   max_bytes: string; backup_count: string; target?: string; socket_type: string; syslog_header: string;
   framing: string; facility: string; tls_ca?: string; tls_cert?: string; tls_key?: string;
-  format?: string; siem?: string; max_message_size?: string; rate?: string; max_runtime: string;
+  format?: string; siem?: string; max_message_size?: string; rate?: string; max_runtime: string; ingest_delay: string;
   request_timeout: string; reconnect_timeout: string; retries: string; page_size: string; proxy?: string; proxy_user?: string;
   proxy_password?: string; ca_file?: string; insecure?: boolean; log_file: string; customfile?: string;
   log_format: string; heartbeat?: boolean; dry_run?: boolean;
@@ -122,6 +122,7 @@ export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
     maxMessageSize,
     rate,
     maxRuntimeS: seconds('--max_runtime', f.max_runtime)!,
+    ingestDelayS: wholeNumber('--ingest_delay', f.ingest_delay, 0, 86_400)!,
     reconnectS: seconds('--reconnect_timeout', f.reconnect_timeout)!,
     retries: wholeNumber('--retries', f.retries, 0, 100)!,
     pageSize: wholeNumber('--page_size', f.page_size, 1, 1000)!,

@@ -32,6 +32,8 @@ export interface RunOptions {
   maxMessageSize: number;     // 0 = unlimited
   rate?: number;              // lines per second; undefined = unpaced
   maxRuntimeS: number;
+  /** Logs created less than this long before the run started are left for a later run. */
+  ingestDelayS: number;
   reconnectS: number;         // TCP/TLS/local socket: give up reconnecting after this long
   retries: number;
   pageSize: number;

@@ -163,6 +163,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
           pager: {
             app, start: sp.start, marker: sp.marker, filters, pageSize: o.pageSize,
             maxLogs: o.maxLogs ?? DEFAULT_MAX_LOGS, raiseTo: o.maxLogs === undefined ? RAISED_MAX_LOGS : undefined,
+            until: started - o.ingestDelayS * 1000,
           },
           commit: (m) => (o.dryRun ? Promise.resolve() : store.commit(app, m)),
           onPage: () => {

@@ -6,7 +6,7 @@ import { syslogHost } from '../src/output/framing.js';
 
 const defaults: RawFlags = {
   config: './config.json', output: 'SYSLOG', stream: 'STDERR', max_bytes: '0', backup_count: '0', socket_type: 'UDP',
-  syslog_header: 'rfc3164', framing: 'lf', facility: 'user', max_runtime: '540', request_timeout: '30', reconnect_timeout: '30',
+  syslog_header: 'rfc3164', framing: 'lf', facility: 'user', max_runtime: '540', ingest_delay: '60', request_timeout: '30', reconnect_timeout: '30',
   retries: '5', page_size: '1000', log_file: '/tmp/x.log', log_format: 'text',
 };
 const opts = (f: Partial<RawFlags>) => buildRunOptions({ ...defaults, ...f }, []);

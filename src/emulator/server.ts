@@ -46,6 +46,15 @@ const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const FILTERS = ['severity', 'service', 'object_type', 'activity_type'] as const;
 const SUBTYPE: Record<AppName, string> = { Investigate: 'all', Detect: 'incidents' };
 
+/**
+ * A log is shown once it is inserted (its inserted_timestamp, if it has one, has passed): the
+ * real service indexes a log seconds after it was created, so a query can see a newer log before
+ * an older one (README: the emulator's choices; the agent's --ingest_delay).
+ */
+function shown(r: LogRecord, now: number): boolean {
+  return typeof r.inserted_timestamp !== 'string' || !(Date.parse(r.inserted_timestamp) > now);
+}
+
 /** One first request's result, frozen: later pages of its cursor come from here, like a scroll. */
 interface Snapshot { app: AppName; records: LogRecord[]; created: number; query: string }
 
@@ -99,13 +108,13 @@ export async function startEmulator(o: EmulatorOptions = {}): Promise<Emulator> 
     }
     const all = logs[app];
     const records: LogRecord[] = [];
+    const now = Date.now();
     for (let i = lowerBound(all, bound); i < all.length; i++) {
       const r = all[i]!;
       // `!(x < bound)`: a record whose time does not parse is still served (tests feed such bad records)
-      if (!(time(r) < bound) && filters.every(([f, set]) => typeof r[f] === 'string' && set.has(r[f]))) records.push(r);
+      if (!(time(r) < bound) && shown(r, now) && filters.every(([f, set]) => typeof r[f] === 'string' && set.has(r[f]))) records.push(r);
     }
     shuffleTies(records);
-    const now = Date.now();
     for (const [id, s] of snapshots) {
       if (snapshots.size < MAX_SNAPSHOTS && now - s.created < SNAPSHOT_TTL_MS) break;
       snapshots.delete(id);

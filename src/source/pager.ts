@@ -23,6 +23,12 @@ export interface PagerOptions {
   maxLogs: number;
   /** Raise maxLogs to this when the first page reports a larger backlog (only when the user did not set it). */
   raiseTo?: number;
+  /**
+   * Epoch ms: logs created after it are left for a later run, and the chain stops at the first
+   * one. The API shows a log once it is inserted, seconds after it was created; a marker moved
+   * past a log not shown yet would skip it for good (--ingest_delay).
+   */
+  until?: number;
 }
 
 export interface Batch {
@@ -92,11 +98,13 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     const logs = page.logs;
     const room = maxLogs - yielded;
     let taken = false;
+    let settled = true;
     const take = (): { records: LogRecord[]; duplicates: number } => {
       if (taken) throw new Error(`${what} was taken twice`);
       taken = true;
       try {
-        const fresh = newLogs(logs, dedup, room, what);
+        const fresh = newLogs(logs, dedup, room, what, o.until);
+        settled = !fresh.reachedUntil;
         yielded += fresh.records.length;
         return fresh;
       } finally {
@@ -110,11 +118,15 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     yield { page: pageNo, take, totalCount: total, next: path, fetchMs, maxLogs };
     // the next page's repeats and room depend on this one's logs
     if (!taken) throw new Error(`${what} was not taken before the next page was asked for`);
+    if (!settled) return; // the rest is newer than --ingest_delay allows: a later run's
   }
 }
 
-/** The page's logs not delivered before (nor twice on this page), in time order, at most `room`. */
-function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string): { records: LogRecord[]; duplicates: number } {
+/**
+ * The page's logs not delivered before (nor twice on this page), in time order, at most `room`,
+ * none created after `until` (reachedUntil: one was).
+ */
+function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string, until = Infinity): { records: LogRecord[]; duplicates: number; reachedUntil: boolean } {
   const fresh: LogRecord[] = [];
   const times: number[] = [];
   let duplicates = 0;
@@ -131,12 +143,17 @@ function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string): { re
     times.push(ms);
   }
   sortByTime(fresh, times);
-  if (fresh.length > room) {
-    fresh.length = room;
-    times.length = room;
+  let cut = Math.min(room, fresh.length);
+  let reachedUntil = false;
+  // the page's newest logs come last (sorted): usually none is too new
+  if (cut > 0 && times[cut - 1]! > until) {
+    reachedUntil = true;
+    while (cut > 0 && times[cut - 1]! > until) cut--;
   }
+  fresh.length = cut;
+  times.length = cut;
   dedup.remember(fresh, times);
-  return { records: fresh, duplicates };
+  return { records: fresh, duplicates, reachedUntil };
 }
 
 function parseLog(logs: PageLogs, i: number, what: string): LogRecord {
