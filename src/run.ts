@@ -12,7 +12,7 @@ import { burstFor, paced, TokenBucket } from './rate.js';
 import { makeDispatcher } from './source/http.js';
 import type { ClientContext } from './source/client.js';
 import { firstQuery } from './source/pager.js';
-import { acquireLock, clearLock, lockHeld, pidAlive } from './state/lock.js';
+import { acquireLock, clearLock, LOCK_STALE_MS, lockHeld, pidAlive } from './state/lock.js';
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
@@ -44,7 +44,9 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
   // last_job.status shows a run in progress on this host whose pid is gone
   if (clearing && (await lockHeld(o.stateDir)) && !(await deadHolder(o.stateDir))) {
     const last = await readStatus(o.stateDir);
-    log.info(`Another instance is already running. (${last?.result === 'running' ? `pid ${last.pid}; ` : ''}-c/-r do not clear a live run's lock)`);
+    // (a lock no status explains, from a run that has not written its status yet or was killed
+    // before it could: a live run's for all anyone can tell, taken over once LOCK_STALE_MS old)
+    log.info(`Another instance is already running. (${last?.result === 'running' ? `pid ${last.pid}; ` : ''}-c/-r do not clear a live run's lock${last?.result === 'running' ? '' : `; a lock whose run is not known to have died is taken over once ${LOCK_STALE_MS / 1000} s old`})`);
     return { exitCode: 0, apps: {} };
   }
   const take = () => acquireLock(o.stateDir, () => {

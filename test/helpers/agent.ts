@@ -111,12 +111,14 @@ export const readLog = (p: string): string => (existsSync(p) ? readFileSync(p, '
  * every run must exit 0. Returns how many runs it took.
  */
 export async function untilCaughtUp(args: string[], log: string, maxRuns = 40): Promise<number> {
+  let text = '';
+  const start = readLog(log).length;
   for (let i = 1; i <= maxRuns; i++) {
     const before = readLog(log).length;
     const res = await runAgent(args);
     if (res.code !== 0) throw new Error(`run ${i} exited ${res.code}: ${res.stderr}`);
-    const text = readLog(log).slice(before);
+    text = readLog(log).slice(before);
     if (/: delivered /.test(text) && !/: delivered [1-9]/.test(text)) return i;
   }
-  throw new Error('never caught up');
+  throw new Error(`never caught up in ${maxRuns} runs; the log of those runs begins:\n${readLog(log).slice(start, start + 3000)}\n...and ends:\n${text.slice(-1000)}`);
 }
