@@ -95,6 +95,11 @@ export function buildRunOptions(f: RawFlags, argv: string[]): RunOptions {
   if (f.proxy_password !== undefined && f.proxy_user === undefined) throw new UsageError('-p/--proxy_password needs -u/--proxy_user');
   // checked here, before any output is opened or anything fetched
   if (f.proxy !== undefined) proxyUrl(f.proxy);
+  const env = process.env;
+  // cron does not pass on a login shell's HTTPS_PROXY: credentials for no proxy would be dropped silently
+  if (f.proxy_user !== undefined && f.proxy === undefined && !(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) {
+    throw new UsageError('-u/--proxy_user: no proxy to use it with (give --proxy, or HTTPS_PROXY/HTTP_PROXY in the environment; cron does not pass on a login shell\'s)');
+  }
   if (f.ca_file !== undefined) {
     try {
       accessSync(f.ca_file, constants.R_OK);

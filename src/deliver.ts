@@ -51,6 +51,9 @@ function formatPage(records: (LogRecord | undefined)[], format: Format, fmt: For
   return { lines, sev, keys };
 }
 
+/** How far ahead of this host's clock a log's time may be before the run says the clock is behind. */
+const CLOCK_SLACK_MS = 60_000;
+
 /**
  * How many of a page's lines count as delivered when its write failed or was stopped part-way
  * (a --rate chunk, a signal, a full disk). Lines the output took still count only once it
@@ -68,6 +71,7 @@ async function partlyDelivered(e: unknown, output: Output): Promise<number> {
  */
 export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
   let marker = r.pager.marker;
+  let clockWarned = false;
   const it = pages(r.client, r.pager);
   // A prefetch can fail while the current page is being written; mark it handled at once so it is
   // not an unhandled rejection (a crash with a stack trace), and rethrow it where it is awaited.
@@ -86,7 +90,13 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       if (batch.page === 1) r.progress.total = batch.totalCount;
       const t0 = performance.now();
       // parsed only now, and taken before the next page is asked for (see pages())
-      const { records, duplicates } = batch.take();
+      const { records, duplicates, newest } = batch.take();
+      // a host clock behind the API's holds every log back by the difference (--ingest_delay
+      // counts from this host's clock), and nothing else would say so
+      if (!clockWarned && newest !== undefined && newest > Date.now() + CLOCK_SLACK_MS) {
+        clockWarned = true;
+        r.log.warn(`${r.app}: the API has logs created up to ${new Date(newest).toISOString()}, ${Math.round((newest - Date.now()) / 1000)} s after this host's clock: is its clock behind? (logs wait until it passes their time plus --ingest_delay)`);
+      }
       r.progress.duplicates += duplicates;
       r.progress.cursor = batch.next;
       // one page ahead, no more: the generator runs to its next yield while we write this one

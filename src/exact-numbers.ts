@@ -74,7 +74,11 @@ function changes(token: string): boolean {
   }
   if ((digits < LONG_DIGITS && !exponent) || !JSON_NUMBER.test(token)) return false;
   const n = Number(token);
-  return !Number.isFinite(n) || !sameNumber(token, n);
+  if (!Number.isFinite(n)) return true;
+  // an exponent alone changes no value (1E5 is 100000, fsize=100000 as before); one that
+  // underflows to 0 does (1e-400)
+  if (digits < LONG_DIGITS) return n === 0 && /[1-9]/.test(token.slice(0, token.search(/[eE]/)));
+  return !sameNumber(token, n);
 }
 
 /** True when `n` written out is the token, up to how JSON writes numbers (1.50 and 1.5 are the same). */

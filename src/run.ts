@@ -12,7 +12,7 @@ import { burstFor, paced, TokenBucket } from './rate.js';
 import { makeDispatcher } from './source/http.js';
 import type { ClientContext } from './source/client.js';
 import { firstQuery } from './source/pager.js';
-import { acquireLock, clearLock, LOCK_STALE_MS, lockHeld, pidAlive } from './state/lock.js';
+import { acquireLock, LOCK_STALE_MS, LOCK_UPDATE_MS, lockHeld, lockMtime, pidAlive, removeDeadLock } from './state/lock.js';
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
@@ -58,12 +58,19 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
   let lock = o.dryRun ? { release: async () => undefined, compromised: () => false } : await take();
   if (!lock) {
     // A lock refreshed by a run that has since died (SIGKILL, OOM) looks fresh for 30 s, and for
-    // as long as the clock was set back: its pid says at once. (A run that has just taken the lock
-    // writes its status a few ms later; until then the previous run's status speaks for it.)
+    // as long as the clock was set back. Its status names its pid, gone; but a run that has just
+    // taken the lock over has not written its own status yet, so the dead run's still speaks for
+    // it: the lock must also stay untouched for longer than a live holder lets it (it refreshes
+    // it every LOCK_UPDATE_MS) before it is taken.
     const dead = await deadHolder(o.stateDir);
-    if (dead) {
-      log.warn(`the lock's holder (pid ${dead.pid}, started ${dead.started_at}) is gone; taking the lock over`);
-      await clearLock(o.stateDir);
+    const mtime = await lockMtime(o.stateDir);
+    if (dead && mtime !== undefined) {
+      await new Promise((r) => setTimeout(r, LOCK_UPDATE_MS + 1000));
+      const still = await deadHolder(o.stateDir);
+      if (still?.run_id === dead.run_id && (await lockMtime(o.stateDir)) === mtime) {
+        log.warn(`the lock's holder (pid ${dead.pid}, started ${dead.started_at}) is gone; taking the lock over`);
+        await removeDeadLock(o.stateDir);
+      }
       lock = await take();
     }
   }

@@ -7,8 +7,9 @@
  * the calendar does not have is no time at all.
  */
 
-// a day, or a day and a time with optional seconds, fraction and zone (Z, ±hh:mm, ±hhmm, ±hh)
-const ISO = /^(\d{4}-\d\d-\d\d)(?:[T ](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
+// a day, or a day and a time with optional seconds, fraction and zone (Z, ±hh:mm, ±hhmm, ±hh);
+// RFC 3339 §5.6 allows a lower-case t and z
+const ISO = /^(\d{4}-\d\d-\d\d)(?:[Tt ](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)([Zz]|[+-]\d\d(?::?\d\d)?)?)?$/;
 
 /** Epoch milliseconds of an API (or marker) timestamp, read as UTC when it names no zone; NaN when invalid. */
 export function apiTimeMs(s: string): number {
@@ -19,7 +20,7 @@ export function apiTimeMs(s: string): number {
   if (!m || !realDay(s)) return NaN;
   const [, day, time, zone] = m;
   if (time === undefined) return Date.parse(`${day}T00:00:00Z`);
-  const z = zone === undefined || zone === 'Z' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+  const z = zone === undefined || zone === 'Z' || zone === 'z' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
   return Date.parse(`${day}T${time}${z}`);
 }
 

@@ -95,8 +95,14 @@ async function fileWritable(path: string): Promise<string | undefined> {
   // the file itself, or the nearest directory that exists (a run creates the ones below it)
   let target = path;
   if (!st) {
+    // the nearest part of the path that exists must be a directory (a file there: ENOTDIR)
     target = dirname(path);
-    while (!(await stat(target).then((d) => d.isDirectory(), () => false))) {
+    for (;;) {
+      const there = await stat(target).catch(() => undefined);
+      if (there) {
+        if (!there.isDirectory()) return `cannot create it: ${target} is not a directory (ENOTDIR)`;
+        break;
+      }
       const up = dirname(target);
       if (up === target) break;
       target = up;

@@ -66,7 +66,7 @@ export function makeDispatcher(o: HttpOptions): Dispatcher {
     return new ProxyAgent({
       ...viaProxy,
       uri: url.href,
-      token: user !== undefined ? `Basic ${Buffer.from(`${user}:${pass ?? ''}`).toString('base64')}` : undefined,
+      token: user !== undefined ? basic(user, pass) : undefined,
     });
   }
   const env = process.env;
@@ -74,22 +74,26 @@ export function makeDispatcher(o: HttpOptions): Dispatcher {
   const httpProxy = envProxy('HTTP_PROXY', o);
   if (httpsProxy || httpProxy) {
     const EnvHttpProxyAgent = envHttpProxyAgent();
-    // the values as --proxy reads them (host:port without a scheme, -u/-p), NO_PROXY as undici does
+    // the values as --proxy reads them (host:port without a scheme), -u/-p as a token as for
+    // --proxy (undici sends a URL's credentials only when both parts are non-empty), NO_PROXY as undici does
     return new EnvHttpProxyAgent({
       ...viaProxy, httpProxy, httpsProxy: httpsProxy ?? httpProxy, noProxy: env.NO_PROXY ?? env.no_proxy,
+      token: o.proxyUser !== undefined ? basic(o.proxyUser, o.proxyPassword) : undefined,
     } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
   }
   return new Agent(common);
 }
 
-/** HTTPS_PROXY or HTTP_PROXY (either case) read like --proxy, with -u/-p put into it; undefined if unset. */
+const basic = (user: string, pass: string | undefined) => `Basic ${Buffer.from(`${user}:${pass ?? ''}`).toString('base64')}`;
+
+/** HTTPS_PROXY or HTTP_PROXY (either case) read like --proxy (-u/-p replace its credentials); undefined if unset. */
 function envProxy(name: 'HTTPS_PROXY' | 'HTTP_PROXY', o: HttpOptions): string | undefined {
   const v = process.env[name] || process.env[name.toLowerCase()];
   if (!v) return undefined;
   const url = proxyUrl(v, name);
   if (o.proxyUser !== undefined) {
-    url.username = encodeURIComponent(o.proxyUser);
-    url.password = encodeURIComponent(o.proxyPassword ?? '');
+    url.username = '';
+    url.password = '';
   }
   return url.href;
 }

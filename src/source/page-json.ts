@@ -192,7 +192,7 @@ function matchClose(b: Buffer, i: number, digits?: { long: boolean }): number {
     }
     if (c === 0x2e) continue; // a decimal point: 1234567890.123456 has 16 significant digits too
     // an exponent (a digit then e/E: true and false have none) may leave a double's range: 1e400
-    if ((c === 0x65 || c === 0x45) && run > 0 && digits) digits.long = true;
+    if (run > 0 && (c === 0x65 || c === 0x45) && digits) digits.long = true;
     run = 0;
     if (c === QUOTE) {
       i = stringEnd(b, i);

@@ -31,6 +31,13 @@ export interface PagerOptions {
   until?: number;
 }
 
+export interface Taken {
+  records: LogRecord[];
+  duplicates: number;
+  /** The newest created_timestamp among the page's new logs, those left for later included (epoch ms). */
+  newest?: number;
+}
+
 export interface Batch {
   page: number;
   /**
@@ -39,7 +46,7 @@ export interface Batch {
    * next batch (the pager counts these against maxLogs and remembers their ids for the next
    * page). The records are the caller's: let go of each as soon as it is formatted.
    */
-  take(): { records: LogRecord[]; duplicates: number };
+  take(): Taken;
   totalCount?: number;
   next: string | null;
   fetchMs: number;
@@ -99,7 +106,7 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     const room = maxLogs - yielded;
     let taken = false;
     let settled = true;
-    const take = (): { records: LogRecord[]; duplicates: number } => {
+    const take = (): Taken => {
       if (taken) throw new Error(`${what} was taken twice`);
       taken = true;
       try {
@@ -126,7 +133,7 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
  * The page's logs not delivered before (nor twice on this page), in time order, at most `room`,
  * none created after `until` (reachedUntil: one was).
  */
-function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string, until = Infinity): { records: LogRecord[]; duplicates: number; reachedUntil: boolean } {
+function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string, until = Infinity): Taken & { reachedUntil: boolean } {
   const fresh: LogRecord[] = [];
   const times: number[] = [];
   let duplicates = 0;
@@ -143,6 +150,7 @@ function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string, until
     times.push(ms);
   }
   sortByTime(fresh, times);
+  const newest = times.length > 0 ? times[times.length - 1] : undefined;
   let cut = Math.min(room, fresh.length);
   let reachedUntil = false;
   // the page's newest logs come last (sorted): usually none is too new
@@ -153,7 +161,7 @@ function newLogs(logs: PageLogs, dedup: Dedup, room: number, what: string, until
   fresh.length = cut;
   times.length = cut;
   dedup.remember(fresh, times);
-  return { records: fresh, duplicates, reachedUntil };
+  return { records: fresh, duplicates, reachedUntil, newest };
 }
 
 function parseLog(logs: PageLogs, i: number, what: string): LogRecord {
@@ -171,7 +179,8 @@ function checkRecord(rec: LogRecord, i: number, what: string): number {
   if (typeof rec._id !== 'string' || rec._id === '' || isExact(rec._id)) throw new ApiError(`API ${what}: log #${i + 1} has no _id`, 200);
   const ms = typeof rec.created_timestamp === 'string' ? apiTimeMs(rec.created_timestamp) : NaN;
   if (Number.isNaN(ms)) {
-    throw new ApiError(`API ${what}: log ${JSON.stringify(rec._id).slice(0, 64)} has no valid created_timestamp`, 200);
+    const sent = JSON.stringify(rec.created_timestamp);
+    throw new ApiError(`API ${what}: log ${JSON.stringify(rec._id).slice(0, 64)} has no valid created_timestamp (${sent === undefined ? 'none' : `got ${sent.length > 48 ? `${sent.slice(0, 48)}…` : sent}`}; ISO 8601 expected)`, 200);
   }
   return ms;
 }

@@ -19,7 +19,8 @@ export function proxyUrl(proxy: string, flag = '--proxy'): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${flag}: unsupported scheme ${url.protocol} (use http:// or https://)`);
   // a raw # ? or / in a password would make the rest a fragment, query or path (and the host wrong)
   if (url.pathname !== '/' || url.search || url.hash) throw new UsageError(`${flag} ${redactUserinfo(proxy)}: a proxy is host:port or http://[user:password@]host:port, nothing after the port (${SPECIALS})`);
-  if (!url.port && !/^[a-z]+:\/\//i.test(proxy)) throw new UsageError(`${flag} ${redactUserinfo(proxy)}: missing port (host:port)`);
+  // (the URL parser drops a scheme's default port, :80: the text says whether one was given)
+  if (!url.port && !/^[a-z]+:\/\//i.test(proxy) && !/:\d+\/?$/.test(proxy)) throw new UsageError(`${flag} ${redactUserinfo(proxy)}: missing port (host:port)`);
   for (const part of [url.username, url.password]) {
     try {
       decodeURIComponent(part);

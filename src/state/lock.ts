@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 
@@ -8,7 +8,7 @@ export const LOCK_FILE = 'export_log.lock';
  * it every LOCK_UPDATE_MS, so a live agent never looks stale; a SIGKILLed one does after 30 s.
  */
 export const LOCK_STALE_MS = 30_000;
-const LOCK_UPDATE_MS = 5_000;
+export const LOCK_UPDATE_MS = 5_000;
 
 export interface Lock {
   release(): Promise<void>;
@@ -65,4 +65,24 @@ export async function lockHeld(stateDir: string): Promise<boolean> {
 
 export async function clearLock(stateDir: string): Promise<void> {
   await rm(join(stateDir, LOCK_FILE), { recursive: true, force: true });
+}
+
+/** The lock's mtime (its holder refreshes it every LOCK_UPDATE_MS), undefined when there is none. */
+export async function lockMtime(stateDir: string): Promise<number | undefined> {
+  return stat(join(stateDir, LOCK_FILE)).then((s) => s.mtimeMs, () => undefined);
+}
+
+/**
+ * Removes a dead holder's lock so that exactly one of the runs doing so at once gets to take it:
+ * the lock is renamed away first (atomic), and only the run whose rename worked removes it. The
+ * others find it gone and race for the new lock in acquireLock, which one wins.
+ */
+export async function removeDeadLock(stateDir: string): Promise<void> {
+  const tomb = join(stateDir, `${LOCK_FILE}.dead.${process.pid}`);
+  try {
+    await rename(join(stateDir, LOCK_FILE), tomb);
+  } catch {
+    return; // gone already: another run took it over
+  }
+  await rm(tomb, { recursive: true, force: true });
 }

@@ -10,6 +10,7 @@ import lockfile from 'proper-lockfile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { BIN, countIds, idsOf, jsonLinesAfterKills, readLog, runAgent, startAgent, stateOf, type AgentResult } from '../helpers/agent.js';
+import { withTmpfs } from '../helpers/tmpfs.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRATCH = '/tmp/h3';
@@ -50,16 +51,6 @@ function run(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<Agen
   });
 }
 
-async function withTmpfs(dir: string, name: string, options: string, fn: (mnt: string) => Promise<void>): Promise<void> {
-  const mnt = join(dir, name);
-  mkdirSync(mnt);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt]);
-  try {
-    await fn(mnt);
-  } finally {
-    execFileSync('umount', [mnt]);
-  }
-}
 
 /** Fills a file system to the last byte. */
 function fill(mnt: string): void {

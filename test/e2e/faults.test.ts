@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { BIN, countIds, idsOf, jsonLines, jsonLinesAfterKills, runAgent, startAgent, stateOf, tmp, readLog, untilCaughtUp } from '../helpers/agent.js';
+import { withTmpfs } from '../helpers/tmpfs.js';
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -20,17 +21,6 @@ function setup(extra: string[] = []) {
   return { dir, out, log, args };
 }
 
-/** Runs fn with a private tmpfs mounted at dir/name (read-only or small: even root is refused). */
-async function withTmpfs(dir: string, name: string, options: string, fn: (mnt: string) => Promise<void>): Promise<void> {
-  const mnt = join(dir, name);
-  mkdirSync(mnt);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt]);
-  try {
-    await fn(mnt);
-  } finally {
-    execFileSync('umount', [mnt]);
-  }
-}
 const allIds = () => [...emu.logs.Investigate, ...emu.logs.Detect].map((r) => r._id);
 // short timeouts and backoff so the fault tests stay quick
 const FAST = ['--request_timeout', '2', '--retries', '4'];
@@ -403,7 +393,7 @@ describe('FILE durability across a rotation', () => {
 });
 
 describe('a stale lock', () => {
-  it('from a SIGKILLed agent is taken over at once (its status names its pid, gone); one whose status names a live pid blocks runs while fresh and is taken over once 30 s old', async () => {
+  it('from a SIGKILLed agent is taken over within seconds (its status names its pid, gone, and the lock stays untouched); one whose status names a live pid blocks runs while fresh and is taken over once 30 s old', async () => {
     const s = setup(['--page_size', '100']);
     emu.setLatency(100);
     try {
