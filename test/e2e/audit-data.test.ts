@@ -1,69 +1,25 @@
 // Audit of the data end to end: timestamps, paging, markers and what each format writes.
 // Each test says what an experienced SIEM engineer expects and why.
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import type { LogRecord } from '../../src/types.js';
-import { countIds, idsOf, jsonLines, runAgent, stateOf, untilCaughtUp } from '../helpers/agent.js';
+import { countIds, idsOf, jsonLines, runAgent, stateOf, tmp, untilCaughtUp } from '../helpers/agent.js';
 import { cefExpected, leefExpected, onWire } from '../helpers/expected.js';
+import { fixtures, iso, mk, page } from '../helpers/raw-api.js';
 import { parseCef, parseJsonLine, parseLeef } from '../helpers/parsers.js';
 
-const SCRATCH = '/tmp/h4';
-mkdirSync(SCRATCH, { recursive: true });
-const scratch = (p: string) => mkdtempSync(join(SCRATCH, p));
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const mk = (id: string, ts: string, over: Record<string, unknown> = {}): LogRecord => ({ _id: id, created_timestamp: ts, severity: 'high', service: 'Box', ...over });
-
-const started: Array<{ close: () => Promise<void> }> = [];
-afterAll(async () => {
-  for (const s of started) await s.close();
-});
-
-async function emulator(detect: LogRecord[], investigate: LogRecord[] = []): Promise<Emulator> {
-  const e = await startEmulator({ data: { Investigate: investigate, Detect: detect } });
-  started.push(e);
-  return e;
-}
+const fx = fixtures();
+afterAll(() => fx.closeAll());
+const { emulator, rawApi } = fx;
 
 function setup(configFile: (dir: string) => string) {
-  const dir = scratch('data-');
+  const dir = tmp('sa-data-');
   const config = configFile(dir);
   const out = join(dir, 'out.json');
   const log = join(dir, 'agent.log');
   const base = ['--config', config, '--severity', 'all', '--log_file', log, '--elastica_app', 'detect'];
   return { dir, out, log, base, file: [...base, '--format', 'json', '-o', 'FILE', '-f', out], stream: [...base, '-o', 'STREAM', '-s', 'STDOUT'] };
 }
-
-/**
- * A logs API that answers every logs request with one fixed raw body (no next page): for bodies
- * the emulator cannot produce (it writes JSON.stringify of JS values), such as numbers JS cannot
- * hold or a BOM.
- */
-async function rawApi(body: Buffer): Promise<{ url: string; configFile: (dir: string) => string; server: Server }> {
-  const server = createServer((req, res) => {
-    if (!(req.url ?? '').includes('/logs/get/')) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
-  started.push({ close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }) });
-  const configFile = (dir: string) => {
-    const p = join(dir, 'config.json');
-    writeFileSync(p, JSON.stringify({ api_server: url, tenant: 'acme', key_id: 'k', key_secret: 's' }), { mode: 0o600 });
-    return p;
-  };
-  return { url, configFile, server };
-}
-
-const page = (logsJson: string) => `{"meta":{"limit":1000,"total_count":1,"next":null},"logs":[${logsJson}]}`;
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 // Audit: process lifecycle and operations — signals, the lock, overlapping runs, cron's
 // environment, full and read-only disks, status/check, exit codes. Each test says what an
-// admin would expect and why; scratch directories live under /tmp/h3.
+// admin would expect and why; scratch directories live under /tmp/siem-agent-lifecycle.
 import { execFileSync, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -13,7 +13,7 @@ import { BIN, countIds, idsOf, jsonLinesAfterKills, readLog, runAgent, startAgen
 import { withTmpfs } from '../helpers/tmpfs.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCRATCH = '/tmp/h3';
+const SCRATCH = '/tmp/siem-agent-lifecycle';
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const canMount = isRoot && has('mount') && has('umount');

@@ -1,63 +1,24 @@
 // Review of 52d7583..HEAD (ingest delay, strict timestamps, exponent numbers, proxies, lock
 // takeover, check on FILE). Each test says what an experienced SIEM engineer expects and why.
-// Scratch files live under /tmp/h5.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createServer as createTcp } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import type { LogRecord } from '../../src/types.js';
-import { idsOf, jsonLines, readLog, runAgent } from '../helpers/agent.js';
+import { idsOf, jsonLines, readLog, runAgent, tmp } from '../helpers/agent.js';
+import { fixtures, iso, mk, page } from '../helpers/raw-api.js';
 import { parseCef } from '../helpers/parsers.js';
 
-const SCRATCH = '/tmp/h5';
-mkdirSync(SCRATCH, { recursive: true });
-const scratch = (p: string) => mkdtempSync(join(SCRATCH, p));
-const iso = (ms: number) => new Date(ms).toISOString();
-const mk = (id: string, ts: string, over: Record<string, unknown> = {}): LogRecord => ({ _id: id, created_timestamp: ts, severity: 'high', service: 'Box', ...over });
+const fx = fixtures();
+afterAll(() => fx.closeAll());
+const { emulator, rawApi } = fx;
 
-const started: Array<{ close: () => Promise<void> }> = [];
-afterAll(async () => {
-  for (const s of started) await s.close();
-});
-
-async function emulator(detect: LogRecord[], investigate: LogRecord[] = []): Promise<Emulator> {
-  const e = await startEmulator({ data: { Investigate: investigate, Detect: detect } });
-  started.push(e);
-  return e;
-}
-
-/** A logs API answering every logs request with one fixed raw body (the emulator writes JSON.stringify's spellings only). */
-async function rawApi(body: string): Promise<{ configFile: (dir: string) => string }> {
-  const buf = Buffer.from(body);
-  const server: Server = createServer((req, res) => {
-    if (!(req.url ?? '').includes('/logs/get/')) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': buf.length });
-    res.end(buf);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
-  started.push({ close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }) });
-  return {
-    configFile: (dir: string) => {
-      const p = join(dir, 'config.json');
-      writeFileSync(p, JSON.stringify({ api_server: url, tenant: 'acme', key_id: 'k', key_secret: 's' }), { mode: 0o600 });
-      return p;
-    },
-  };
-}
-
-const page = (logsJson: string) => `{"meta":{"limit":1000,"total_count":1,"next":null},"logs":[${logsJson}]}`;
 
 function setup(configFile: (dir: string) => string) {
-  const dir = scratch('r4-');
+  const dir = tmp('sa-r4-');
   const config = configFile(dir);
   const out = join(dir, 'out.json');
   const log = join(dir, 'agent.log');
@@ -171,7 +132,7 @@ describe('proxy auth from -u with env proxies', () => {
       sock.on('error', () => undefined);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-    started.push({ close: () => new Promise<void>((r) => proxy.close(() => r())) });
+    fx.track({ close: () => new Promise<void>((r) => proxy.close(() => r())) });
     const port = (proxy.address() as { port: number }).port;
     const e = await emulator([mk('a', iso(Date.now() - 3600_000))]);
     const s = setup((d) => e.configFile(d));
