@@ -36,6 +36,11 @@ export const BAD_FLAGS: Array<[string[], RegExp]> = [
   [['--page_size', '5000'], /--page_size: must be between 1 and 1000, got 5000/],
   [['-p', 'secret'], /-p\/--proxy_password needs -u\/--proxy_user/],
   [['--proxy', 'ftp://proxy:21'], /--proxy: unsupported scheme ftp:/],
+  // a raw # in the password: refused without showing it (the line is checked for it below)
+  [['--proxy', 'http://agent:pa#ss@proxy:3128'], /^siem-agent: --proxy http:\/\/\*\*\*@proxy:3128: not host:port or a URL \(write a % \/ \? # or @ in its user or password as %25 %2F %3F %23 %40\)$/m],
+  [['--proxy', 'http://agent:77#ss@proxy:3128'], /^siem-agent: --proxy http:\/\/\*\*\*@proxy:3128: a proxy is host:port or http:\/\/\[user:password@\]host:port, nothing after the port \(write a % \/ \? # or @ in its user or password as %25 %2F %3F %23 %40\)$/m],
+  [['--ingest_delay', 'ten'], /--ingest_delay: expected a whole number, got "ten"/],
+  [['--ingest_delay', '90000'], /--ingest_delay: must be between 0 and 86400, got 90000/],
   [['--ca_file', '/nonexistent.pem'], /--ca_file \/nonexistent.pem: cannot read \(ENOENT\)/],
   [['--ca_file', DAMAGED_PEM], /--ca_file .*damaged\.pem: a certificate in it cannot be read \(damaged PEM\)/],
   [['--max_runtime', '9999999'], /--max_runtime: at most 2147483 seconds \(24\.8 days\), got "9999999"/],
@@ -65,8 +70,19 @@ describe('bad flags: one line naming the flag and the valid values, exit 1, noth
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(msg);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).not.toMatch(/pa#ss|77#ss/);
     expect(emu.requests.length).toBe(n0);
     expect(existsSync(join(dir, 'export_log.state'))).toBe(false);
+  });
+});
+
+describe('-u with no proxy at all (cron passes on no login shell\'s HTTPS_PROXY)', () => {
+  it('is refused in one line rather than dropped', async () => {
+    const dir = tmp('sa-bad-');
+    const none = { HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '' };
+    const res = await runAgent(['--config', emu.configFile(dir), '--log_file', join(dir, 'a.log'), '-o', 'STREAM', '-u', 'agent', '-p', 'pw'], { env: none });
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim()).toBe("siem-agent: -u/--proxy_user: no proxy to use it with (give --proxy, or HTTPS_PROXY/HTTP_PROXY in the environment; cron does not pass on a login shell's)");
   });
 });
 
