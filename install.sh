@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs siem-agent on a Debian/Ubuntu/RHEL-like host with Node.js 20.18+.
-#   install.sh [--prefix DIR] [--cron | --systemd] [--config PATH] [--user NAME] [--flags "AGENT FLAGS"]
+#   install.sh [--prefix DIR] [--cron [--mailto ADDR] | --systemd] [--config PATH] [--user NAME] [--flags "AGENT FLAGS"]
 #   install.sh [--prefix DIR] --uninstall
 # Idempotent: running it twice with the same arguments changes nothing. --prefix installs under
 # another root (the tests use it); users are created and systemd is touched only when it is /.
+# --mailto: where cron mails the job's errors and warnings (default root, or the MAILTO already there).
 set -euo pipefail
 
 PREFIX=/
@@ -12,9 +13,10 @@ CONFIG=/etc/siem-agent/config.json
 USER_NAME=siem-agent
 FLAGS=""
 UNINSTALL=0
+MAILTO=""
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX="$2"; shift 2 ;;
@@ -23,12 +25,14 @@ while [ $# -gt 0 ]; do
     --config) CONFIG="$2"; shift 2 ;;
     --user) USER_NAME="$2"; shift 2 ;;
     --flags) FLAGS="$2"; shift 2 ;;
+    --mailto) MAILTO="$2"; shift 2 ;;
     --uninstall) UNINSTALL=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 1 ;;
   esac
 done
 [ "$MODE" = cron ] || [ "$MODE" = systemd ] || [ "$MODE" = none ] || exit 1
+case "$MAILTO" in *[!A-Za-z0-9@._+,-]*) echo "install.sh: --mailto: not a mail address list: $MAILTO" >&2; exit 1 ;; esac
 PREFIX="${PREFIX%/}"
 REAL_ROOT=0; [ -z "$PREFIX" ] && REAL_ROOT=1
 APP="$PREFIX/opt/siem-agent"
@@ -156,11 +160,17 @@ done
 
 case "$MODE" in
   cron)
+    # an address given now, else the one in the file already (an admin's edit survives upgrades), else root
+    if [ -z "$MAILTO" ] && [ -f "$CRON" ]; then MAILTO="$(sed -n 's/^MAILTO=//p' "$CRON" | head -n 1)"; fi
+    MAILTO="${MAILTO:-root}"
+    # one word of mail addresses: anything else would be cron syntax
+    case "$MAILTO" in *[!A-Za-z0-9@._+,-]*) echo "install.sh: --mailto: not a mail address list: $MAILTO" >&2; exit 1 ;; esac
     rm -f "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer"
     put "$CRON" 644 <<EOF
 # siem-agent: pull CloudSOC logs every 10 minutes (written by install.sh; --uninstall removes it)
-# stdout is discarded; stderr (errors only) is mailed by cron to MAILTO (the user itself has no mailbox)
-MAILTO=root
+# stdout is discarded; stderr (errors and warnings) is mailed by cron to MAILTO (the user itself
+# has no mailbox; install.sh --mailto ADDR sets it, and keeps one edited here)
+MAILTO=$MAILTO
 SHELL=/bin/sh
 PATH=$NODE_PATH_LINE
 # the user has no home: its compile cache is /var/cache/siem-agent
