@@ -32,7 +32,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$MODE" = cron ] || [ "$MODE" = systemd ] || [ "$MODE" = none ] || exit 1
-case "$MAILTO" in *[!A-Za-z0-9@._+,-]*) echo "install.sh: --mailto: not a mail address list: $MAILTO" >&2; exit 1 ;; esac
+# one word of mail addresses: anything else would be cron syntax in the cron file
+check_mailto() { case "$1" in *[!A-Za-z0-9@._+,-]*) echo "install.sh: --mailto: not a mail address list: $1" >&2; exit 1 ;; esac; }
+check_mailto "$MAILTO"
 PREFIX="${PREFIX%/}"
 REAL_ROOT=0; [ -z "$PREFIX" ] && REAL_ROOT=1
 APP="$PREFIX/opt/siem-agent"
@@ -163,8 +165,7 @@ case "$MODE" in
     # an address given now, else the one in the file already (an admin's edit survives upgrades), else root
     if [ -z "$MAILTO" ] && [ -f "$CRON" ]; then MAILTO="$(sed -n 's/^MAILTO=//p' "$CRON" | head -n 1)"; fi
     MAILTO="${MAILTO:-root}"
-    # one word of mail addresses: anything else would be cron syntax
-    case "$MAILTO" in *[!A-Za-z0-9@._+,-]*) echo "install.sh: --mailto: not a mail address list: $MAILTO" >&2; exit 1 ;; esac
+    check_mailto "$MAILTO" # the file's, too
     rm -f "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer"
     put "$CRON" 644 <<EOF
 # siem-agent: pull CloudSOC logs every 10 minutes (written by install.sh; --uninstall removes it)

@@ -47,10 +47,13 @@ export function exitCodeOf(err: unknown): number {
   return err instanceof AgentError ? err.exitCode : 1;
 }
 
-/** What to do about a certificate the agent refused: trusting another CA helps only an unknown issuer. */
-export function tlsAdvice(code: string): string {
+/**
+ * What to do about a certificate the agent refused: trusting another CA (`caFlag`, --ca_file for
+ * the API, --tls_ca for a syslog receiver) helps only an unknown issuer.
+ */
+export function tlsAdvice(code: string, caFlag: '--ca_file' | '--tls_ca'): string {
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'its certificate is out of its validity dates (or this host\'s clock is wrong)';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'its certificate is not for this host name; use the name it was issued for';
   if (code === 'CERT_REVOKED') return 'its certificate is revoked';
-  return 'trust its CA with --ca_file';
+  return `trust its CA with ${caFlag}`;
 }

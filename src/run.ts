@@ -12,9 +12,9 @@ import { burstFor, paced, TokenBucket } from './rate.js';
 import { makeDispatcher } from './source/http.js';
 import type { ClientContext } from './source/client.js';
 import { firstQuery } from './source/pager.js';
-import { acquireLock, LOCK_STALE_MS, LOCK_UPDATE_MS, lockHeld, lockMtime, pidAlive, removeDeadLock } from './state/lock.js';
+import { acquireLock, LOCK_STALE_MS, LOCK_UPDATE_MS, lockHeld, lockMtime, removeDeadLock } from './state/lock.js';
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
-import { clearStatus, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
+import { clearStatus, diedHere, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
 import { checkSelection, startPoint, filtersFor, filtersKey } from './plan.js';
 import { summaryLine } from './summary.js';
@@ -40,10 +40,10 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
 
   // a dry run touches no state: -c/-r only change where it starts (-r: from the earliest log)
   const clearing = (o.reset || o.clearStatus) && !o.dryRun;
-  // -c/-r take a dead run's lock at once, never a live run's: a fresh lock is a live run's unless
-  // last_job.status shows a run in progress on this host whose pid is gone
-  if (clearing && (await lockHeld(o.stateDir)) && !(await deadHolder(o.stateDir))) {
-    const last = await readStatus(o.stateDir);
+  // -c/-r never take a live run's lock: a fresh lock is a live run's unless last_job.status shows
+  // its run dead (and even then it is taken as by any run, below)
+  const last = clearing ? await readStatus(o.stateDir) : undefined;
+  if (clearing && (await lockHeld(o.stateDir)) && !diedHere(last)) {
     // (a lock no status explains, from a run that has not written its status yet or was killed
     // before it could: a live run's for all anyone can tell, taken over once LOCK_STALE_MS old)
     log.info(`Another instance is already running. (${last?.result === 'running' ? `pid ${last.pid}; ` : ''}-c/-r do not clear a live run's lock${last?.result === 'running' ? '' : `; a lock whose run is not known to have died is taken over once ${LOCK_STALE_MS / 1000} s old`})`);
@@ -251,10 +251,10 @@ export let lastWords: ((why: string, result: 'failed' | 'interrupted') => Promis
 /** The reason a run stops at --max_runtime: not an error, the next cron run continues. */
 export class Deadline extends Error {}
 
-/** last_job.status of a run in progress on this host whose pid is gone: its lock is a dead run's. */
+/** last_job.status of a run that died here (diedHere): its lock is a dead run's. */
 async function deadHolder(stateDir: string): Promise<JobStatus | undefined> {
   const last = await readStatus(stateDir);
-  return last?.result === 'running' && last.host === hostname() && !pidAlive(last.pid) ? last : undefined;
+  return diedHere(last) ? last : undefined;
 }
 
 /** Two apps share one output: their writes go through one at a time. */

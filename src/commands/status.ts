@@ -1,10 +1,9 @@
 import { dirname, resolve } from 'node:path';
 import { describe, UsageError } from '../errors.js';
-import { lockHeld, pidAlive } from '../state/lock.js';
-import { hostname } from 'node:os';
+import { lockHeld } from '../state/lock.js';
 import { loadMarkers } from '../state/marker.js';
 import { apiTimeMs } from '../time.js';
-import { readStatus } from '../state/status.js';
+import { diedHere, readStatus } from '../state/status.js';
 import { humanDuration } from '../summary.js';
 import { APPS } from '../types.js';
 
@@ -27,8 +26,7 @@ export async function status(f: StatusFlags): Promise<number> {
     return {} as Awaited<ReturnType<typeof loadMarkers>>;
   });
   const last = await readStatus(stateDir);
-  // a run killed (SIGKILL, OOM) leaves its lock looking fresh for up to 30 s: its pid says at once
-  const died = last?.result === 'running' && last.host === hostname() && !pidAlive(last.pid);
+  const died = diedHere(last);
   const holder = !died && (await lockHeld(stateDir)) ? (last?.result === 'running' ? last.pid : -1) : undefined;
   const now = Date.now();
   const apps: Record<string, unknown> = {};

@@ -41,7 +41,7 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
     if (/ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|ACCESS_DENIED|HANDSHAKE_FAILURE)/.test(code + err.message)) {
       return `the receiver refused our client certificate (${code || err.message}); give one it trusts with --tls_cert and --tls_key`;
     }
-    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/.test(code + err.message)) return `TLS verification failed (${code || err.message}); ${tlsAdvice(code).replace('--ca_file', '--tls_ca')}`;
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/.test(code + err.message)) return `TLS verification failed (${code || err.message}); ${tlsAdvice(code, '--tls_ca')}`;
     if (code === 'ECONNREFUSED') return 'nothing is listening (ECONNREFUSED)';
     return code || err.message;
   };

@@ -114,7 +114,7 @@ function networkError(e: unknown, what: string): ApiError {
     return new ApiError(`request for ${what} timed out (${code})`, undefined, true);
   }
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code + (err.message ?? ''))) {
-    return new ApiError(`TLS verification failed for the API (${code || err.message}): ${tlsAdvice(code)}`, undefined, false);
+    return new ApiError(`TLS verification failed for the API (${code || err.message}): ${tlsAdvice(code, '--ca_file')}`, undefined, false);
   }
   return new ApiError(`network error for ${what}: ${code || err.message || String(e)}`, undefined, true);
 }

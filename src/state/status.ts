@@ -1,6 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { writeFileAtomic } from './atomic-write.js';
+import { pidAlive } from './lock.js';
 
 export const STATUS_FILE = 'last_job.status';
 
@@ -30,6 +32,14 @@ export interface JobStatus {
   result: 'running' | 'ok' | 'failed' | 'interrupted';
   error?: string;
   apps: Record<string, AppProgress>;
+}
+
+/**
+ * Whether this status is of a run that died: in progress, on this host, its pid gone (a killed
+ * run's lock looks fresh for up to 30 s; its pid says at once).
+ */
+export function diedHere(s: JobStatus | undefined): boolean {
+  return s?.result === 'running' && s.host === hostname() && !pidAlive(s.pid);
 }
 
 export async function readStatus(stateDir: string): Promise<JobStatus | undefined> {
