@@ -5,6 +5,8 @@
 # Idempotent: running it twice with the same arguments changes nothing. --prefix installs under
 # another root (the tests use it); users are created and systemd is touched only when it is /.
 # --mailto: where cron mails the job's errors and warnings (default root, or the MAILTO already there).
+# The cron file is 0600 (it may hold SIEM_AGENT_PROXY_PASSWORD); the unit reads that from
+# /etc/default/siem-agent, which install.sh never creates, writes or removes.
 set -euo pipefail
 
 PREFIX=/
@@ -113,8 +115,9 @@ fi
 HAVE_USER=0
 if id "$USER_NAME" >/dev/null 2>&1; then HAVE_USER=1
 elif [ "$REAL_ROOT" = 1 ]; then
-  if command -v useradd >/dev/null 2>&1; then useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
-  else adduser --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME"; fi
+  # with a group of its own (not nogroup or users): the log directory is that group's, for forwarders
+  if command -v useradd >/dev/null 2>&1; then useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
+  else adduser --system --group --no-create-home --shell /usr/sbin/nologin "$USER_NAME"; fi
   HAVE_USER=1
   mkdir -p "$(dirname "$MANIFEST")"; echo "user $USER_NAME" >> "$MANIFEST"
   step "created system user $USER_NAME"
@@ -123,8 +126,16 @@ fi
 for d in "$LOGDIR" "$ETC"; do
   [ -d "$d" ] || { mkdir -p "$d"; step "created $d"; }
   chmod 750 "$d"
-  [ "$HAVE_USER" = 1 ] && chown "$USER_NAME" "$d"
 done
+# the logs: the user's and its primary group's, so that a forwarder added to that group
+# (usermod -aG siem-agent splunkfwd) reads the FILE output (0640, the agent's group). /etc/siem-agent
+# (config.json with the key, the state) stays private: the user's, its group left as it was (root's).
+if [ "$HAVE_USER" = 1 ]; then
+  USER_GROUP="$(id -gn "$USER_NAME")"
+  chown "$USER_NAME:$USER_GROUP" "$LOGDIR"
+  chown "$USER_NAME" "$ETC"
+  [ "$USER_GROUP" = "$USER_NAME" ] || echo "install.sh: warning: $USER_NAME's primary group is $USER_GROUP, not a group of its own: every member of $USER_GROUP can read $LOGDIR" >&2
+fi
 if [ -f "$SRC/config.example.json" ]; then put "$ETC/config.example.json" 640 < "$SRC/config.example.json"; fi
 [ -d "$CACHEDIR" ] || { mkdir -p "$CACHEDIR"; step "created $CACHEDIR"; }
 chmod 700 "$CACHEDIR"
@@ -166,8 +177,23 @@ case "$MODE" in
     if [ -z "$MAILTO" ] && [ -f "$CRON" ]; then MAILTO="$(sed -n 's/^MAILTO=//p' "$CRON" | head -n 1)"; fi
     MAILTO="${MAILTO:-root}"
     check_mailto "$MAILTO" # the file's, too
+    # the admin's environment lines for the agent (README: the proxy password goes here), kept
+    # verbatim (cron expands nothing in them: a %, $ or quotes stay as they are) and in their
+    # order, before the job line: an upgrade must not drop the password (every run would get 407)
+    KEEP=()
+    if [ -f "$CRON" ]; then
+      while IFS= read -r line || [ -n "$line" ]; do
+        name="${line%%=*}"; [ "$name" != "$line" ] || continue
+        name="${name#"${name%%[![:space:]]*}"}"; name="${name%"${name##*[![:space:]]}"}" # cron allows "NAME = value"
+        case "$name" in SIEM_AGENT_PROXY_PASSWORD) ;; *) case "${name,,}" in https_proxy|http_proxy|no_proxy) ;; *) continue ;; esac ;; esac
+        KEEP+=("$line")
+      done < "$CRON"
+    fi
     rm -f "$UNITDIR/siem-agent.service" "$UNITDIR/siem-agent.timer"
-    put "$CRON" 644 <<EOF
+    # 0600, root's: it may hold the proxy password. Debian's cron (cron(8): "must be owned by root,
+    # and must not be group- or other-writable") and cronie (mode & 0533 must be 0400) accept it.
+    {
+      cat <<EOF
 # siem-agent: pull CloudSOC logs every 10 minutes (written by install.sh; --uninstall removes it)
 # stdout is discarded; stderr (errors and warnings) is mailed by cron to MAILTO (the user itself
 # has no mailbox; install.sh --mailto ADDR sets it, and keeps one edited here)
@@ -176,10 +202,18 @@ SHELL=/bin/sh
 PATH=$NODE_PATH_LINE
 # the user has no home: its compile cache is /var/cache/siem-agent
 XDG_CACHE_HOME=/var/cache
-*/10 * * * * $USER_NAME $CRON_CMD >/dev/null
+# the proxy password for -u (keep it off the command line: ps shows that to every user):
+# SIEM_AGENT_PROXY_PASSWORD=... on a line of its own here; this file is 0600, and install.sh keeps
+# that line and HTTPS_PROXY/HTTP_PROXY/NO_PROXY ones (moved here, before the job)
 EOF
+      [ "${#KEEP[@]}" -eq 0 ] || printf '%s\n' "${KEEP[@]}"
+      printf '%s\n' "*/10 * * * * $USER_NAME $CRON_CMD >/dev/null"
+    } | put "$CRON" 600
     ;;
   systemd)
+    if [ -f "$CRON" ] && grep -Eiq '^[[:space:]]*(SIEM_AGENT_PROXY_PASSWORD|HTTPS?_PROXY|NO_PROXY)[[:space:]]*=' "$CRON"; then
+      echo "install.sh: warning: $CRON, removed now, set SIEM_AGENT_PROXY_PASSWORD or a proxy variable: put it in /etc/default/siem-agent (0600) for the unit" >&2
+    fi
     rm -f "$CRON"
     put "$UNITDIR/siem-agent.service" 644 <<EOF
 [Unit]
@@ -194,6 +228,9 @@ ExecStart=$UNIT_CMD
 Environment=PATH=$NODE_PATH_LINE
 # the user has no home: its compile cache is /var/cache/siem-agent, which systemd keeps writable
 Environment=XDG_CACHE_HOME=/var/cache
+# SIEM_AGENT_PROXY_PASSWORD=... (and HTTPS_PROXY ...) go in this file, 0600 root's, not in an
+# Environment= line: every user sees those with systemctl show. "-": it may not exist.
+EnvironmentFile=-/etc/default/siem-agent
 CacheDirectory=siem-agent
 CacheDirectoryMode=0700
 NoNewPrivileges=yes

@@ -20,6 +20,8 @@ export interface AppRun {
   commit: (m: Marker | undefined) => Promise<void>;
   progress: AppProgress;
   onPage: () => void;
+  /** Each page's Date header (the API's clock), for the run's clock check. */
+  onServerTime?: (serverTime: number) => void;
   stop: AbortSignal;
   log: Logger;
 }
@@ -91,11 +93,17 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       const t0 = performance.now();
       // parsed only now, and taken before the next page is asked for (see pages())
       const { records, duplicates, newest } = batch.take();
-      // a host clock behind the API's holds every log back by the difference (--ingest_delay
-      // counts from this host's clock), and nothing else would say so
-      if (!clockWarned && newest !== undefined && newest > Date.now() + CLOCK_SLACK_MS) {
+      if (batch.serverTime !== undefined) r.onServerTime?.(batch.serverTime);
+      // Logs dated after the clocks hold back (the marker never passes the cutoff), and nothing
+      // else would say so. With the API's Date header, a host clock behind is the run's warning
+      // (onServerTime); what is left is logs dated after the API's own clock.
+      const apiNow = batch.serverTime ?? Date.now();
+      if (!clockWarned && newest !== undefined && newest > apiNow + CLOCK_SLACK_MS) {
         clockWarned = true;
-        r.log.warn(`${r.app}: the API has logs created up to ${new Date(newest).toISOString()}, ${Math.round((newest - Date.now()) / 1000)} s after this host's clock: is its clock behind? (logs wait until it passes their time plus --ingest_delay)`);
+        const ahead = `${new Date(newest).toISOString()}, ${Math.round((newest - apiNow) / 1000)} s after`;
+        r.log.warn(batch.serverTime !== undefined
+          ? `${r.app}: the API has logs dated in the future, up to ${ahead} the API's own clock (its Date header); they are delivered once their time plus --ingest_delay has passed`
+          : `${r.app}: the API has logs created up to ${ahead} this host's clock: is its clock behind? (logs wait until it passes their time plus --ingest_delay)`);
       }
       r.progress.duplicates += duplicates;
       r.progress.cursor = batch.next;

@@ -19,6 +19,8 @@ export class ConfigError extends AgentError {}
 export class StateError extends AgentError {}
 /** The API answered something we cannot go on with (auth, 4xx, retries spent, bad records). */
 export class ApiError extends AgentError {
+  /** The API's clock when it answered (its Date header, epoch ms), if it sent one. */
+  serverTime?: number;
   constructor(message: string, readonly status?: number, readonly retryable = false) {
     super(message);
   }

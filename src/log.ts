@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { linkProblemSync } from './links.js';
 
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
@@ -76,6 +77,8 @@ export async function createLogger(o: LogOptions): Promise<Logger> {
   if (o.file) {
     try {
       mkdirSync(dirname(o.file), { recursive: true });
+      const link = linkProblemSync(o.file);
+      if (link) throw Object.assign(new Error(link), { code: link });
       const rfs = await import('rotating-file-stream');
       const path = o.file;
       file = rfs.createStream((index) => (index ? `${path}.${index}` : path) as string, { size: LOG_ROTATE_SIZE, rotate: LOG_BACKUPS });

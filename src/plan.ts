@@ -56,9 +56,19 @@ export interface StartPoint {
   gap?: { from: string; to: string; seconds: number };
 }
 
+/** The oldest time a run starts at, by a clock reading `now`: inside the retention by a margin. */
+export const oldestStart = (now: number): number => now - RETENTION_DAYS * 86_400_000 + RETENTION_MARGIN_MS;
+
+/**
+ * How far inside the retention a marker or --start_date must be to be used as it is: one still
+ * inside it names logs the API serves, which a run must not skip (a later page refused as out of
+ * retention fails that run, and the next one starts again from its marker).
+ */
+const KEEP_INSIDE_MS = 60_000;
+
 /** Where an app's run begins: --start_date, else the stored marker, else the oldest retained log. */
 export function startPoint(stored: Marker | undefined, o: Pick<RunOptions, 'startDate'>, now: number): StartPoint {
-  const oldest = now - RETENTION_DAYS * 86_400_000 + RETENTION_MARGIN_MS;
+  const oldest = oldestStart(now);
   let sp: StartPoint;
   if (o.startDate) {
     const ts = `${o.startDate}T00:00:00.000Z`;
@@ -69,7 +79,7 @@ export function startPoint(stored: Marker | undefined, o: Pick<RunOptions, 'star
     return { start: new Date(oldest).toISOString(), replaceMarker: false };
   }
   const startMs = apiTimeMs(sp.start);
-  if (startMs < oldest) {
+  if (startMs < now - RETENTION_DAYS * 86_400_000 + KEEP_INSIDE_MS) {
     const to = new Date(oldest).toISOString();
     return {
       start: to,

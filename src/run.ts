@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import pLimit from 'p-limit';
 import { loadConfig } from './config.js';
-import { AgentError, describe, InterruptedError, OutputError, StateError } from './errors.js';
+import { AgentError, ApiError, describe, InterruptedError, OutputError, StateError } from './errors.js';
 import { FORMATS } from './format/index.js';
 import type { Logger } from './log.js';
 import { openOutput } from './output/index.js';
@@ -16,8 +16,8 @@ import { acquireLock, LOCK_STALE_MS, LOCK_UPDATE_MS, lockHeld, lockMtime, remove
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
 import { clearStatus, diedHere, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
 import { deliverApp } from './deliver.js';
-import { checkSelection, startPoint, filtersFor, filtersKey } from './plan.js';
-import { summaryLine } from './summary.js';
+import { checkSelection, oldestStart, startPoint, filtersFor, filtersKey } from './plan.js';
+import { humanDuration, summaryLine } from './summary.js';
 import { heartbeatRecord } from './heartbeat.js';
 import { progressLine } from './progress.js';
 import { VERSION } from './version.js';
@@ -134,6 +134,20 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     const deadlineStop = (e: unknown) => stop.signal.reason instanceof Deadline &&
       (e instanceof InterruptedError || (e instanceof OutputError && e.code === 'STOPPED'));
     const now = Date.now();
+    let clockChecked = false;
+    // --ingest_delay and the retention edge are counted on this host's clock; a clock off from the
+    // API's makes logs wait longer (behind) or, were it not for the pager's own cutoff by the API's
+    // time, a marker pass logs not shown yet (ahead). Said once a run, whichever app sees it first.
+    const checkClock = (serverTime: number) => {
+      if (clockChecked) return;
+      clockChecked = true;
+      // the Date header has whole seconds, and the answer took some time to arrive
+      const skew = Math.round((serverTime - Date.now()) / 1000);
+      if (Math.abs(skew) <= CLOCK_TOLERANCE_S) return;
+      log.warn(skew > 0
+        ? `this host's clock is ${humanDuration(skew)} behind the API's (its Date header): logs wait that much longer than --ingest_delay; set the clock right (NTP)`
+        : `this host's clock is ${humanDuration(-skew)} ahead of the API's (its Date header): logs are cut off at the API's time minus --ingest_delay instead; set the clock right (NTP)`);
+    };
 
     await Promise.all(o.apps.map((app) => limit(async () => {
       const progress: AppProgress = { delivered: 0, duplicates: 0, pages: 0, retries: 0, truncated: 0 };
@@ -154,10 +168,11 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
       if (selection) log.warn(selection);
       if (!o.dryRun) store.filters[app] = key;
       const sp = startPoint(o.reset && o.dryRun ? undefined : stored, o, now);
-      if (sp.gap) {
-        progress.gap = sp.gap;
-        log.error(`${app}: the marker ${sp.gap.from} is older than the API's ${RETENTION_DAYS}-day retention; logs from ${sp.gap.from} to ${sp.gap.to} (${(sp.gap.seconds / 86400).toFixed(1)} days) can no longer be fetched; continuing from ${sp.gap.to}`);
-      }
+      const reportGap = (gap: NonNullable<typeof sp.gap>, whose: string) => {
+        progress.gap = gap;
+        log.error(`${app}: ${whose} ${gap.from} is older than the API's ${RETENTION_DAYS}-day retention; logs from ${gap.from} to ${gap.to} (${humanDuration(gap.seconds)}) can no longer be fetched; continuing from ${gap.to}`);
+      };
+      if (sp.gap) reportGap(sp.gap, o.startDate ? '--start_date' : 'the marker');
       if (sp.replaceMarker && !o.dryRun) await store.commit(app, sp.marker);
       const client: ClientContext = {
         config, dispatcher, retries: o.retries, signal: stop.signal, log, requestTimeoutMs: o.http.timeoutMs,
@@ -172,9 +187,19 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
           pager: {
             app, start: sp.start, marker: sp.marker, filters, pageSize: o.pageSize,
             maxLogs: o.maxLogs ?? DEFAULT_MAX_LOGS, raiseTo: o.maxLogs === undefined ? RAISED_MAX_LOGS : undefined,
-            until: started - o.ingestDelayS * 1000,
+            until: started - o.ingestDelayS * 1000, ingestDelayMs: o.ingestDelayS * 1000,
+            retention: {
+              oldest: oldestStart,
+              // the API refused the start by its own clock (this host's is behind it): a gap as above
+              onClamp: async (from, to) => {
+                const gap = { from, to, seconds: Math.round((apiTimeMs(to) - apiTimeMs(from)) / 1000) };
+                reportGap(gap, `the start (by this host's clock, behind the API's)`);
+                if (!o.dryRun) await store.commit(app, { timestamp: to, ids: [] });
+              },
+            },
           },
           commit: (m) => (o.dryRun ? Promise.resolve() : store.commit(app, m)),
+          onServerTime: checkClock,
           onPage: () => {
             // progress for `status` while a run goes on; once a second is enough (each write is 5 file operations)
             if (Date.now() - lastStatusAt >= 1000) {
@@ -187,6 +212,13 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         progress.marker = marker?.timestamp;
       } catch (e) {
         if (!deadlineStop(e)) progress.error = describe(e);
+        else if (progress.pages === 0) {
+          // a stop at --max_runtime is no error when the run got somewhere; one that never had a
+          // page, run after run, would look healthy while nothing arrives
+          const slow = new ApiError(`${app}: stopped at --max_runtime ${o.maxRuntimeS} s before the API answered a page (a slow API or proxy; retries are in the log)`);
+          progress.error = describe(slow);
+          failures.push(slow);
+        }
         failures.push(e);
         // the output is shared: once it fails, the other app must stop too
         if (e instanceof OutputError && !stop.signal.aborted) stop.abort(e);
@@ -244,6 +276,9 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     await lock.release();
   }
 }
+
+/** How far this host's clock may be from the API's before a run says so (seconds). */
+const CLOCK_TOLERANCE_S = 60;
 
 /** Set while a run is on: records a forced exit (the watchdog's) in last_job.status. */
 export let lastWords: ((why: string, result: 'failed' | 'interrupted') => Promise<void>) | undefined;

@@ -8,11 +8,13 @@ import { escapeLeefValue, formatLeef, leefPairs } from '../src/format/leef.js';
 import { formatJson } from '../src/format/json.js';
 import type { LogRecord } from '../src/types.js';
 import { parseCef, parseJsonLine, parseLeef } from './helpers/parsers.js';
-import { CEF_CUSTOM, CEF_STANDARD, cefExpected, leefExpected, truncatedOk } from './helpers/expected.js';
+import { CEF_CUSTOM, CEF_STANDARD, LEEF_DELIMITERS, cefExpected, leefExpected, truncatedOk } from './helpers/expected.js';
 
 const hostile = fc.oneof(
   fc.string({ unit: 'grapheme' }),
   fc.string({ unit: fc.constantFrom('|', '=', '\\', '\r', '\n', '\0', '\t', '^', ' ', 'a', 'é', '😀', '"', '#') }),
+  // LEEF's delimiter candidates: values that rule out the first ones, and (~1 record in 6) all of them
+  fc.shuffledSubarray([...LEEF_DELIMITERS, '=', 'x', 'x'], { minLength: 12 }).map((a) => a.join('')),
   fc.string({ unit: 'binary' }),
 );
 const value = fc.oneof(
@@ -65,8 +67,14 @@ describe('every format survives hostile records (property-based)', () => {
     fc.assert(fc.property(record, (r) => {
       const cef = cefPairs(r, ctx()).map((p) => `${p.key}=${escapeCefValue(p.value)}`).join(' ');
       expect(formatCef(r, ctx())).toBe(cefHeader(r, ctx()) + cef);
-      const leef = leefPairs(r, ctx()).map((p) => `${p.key}=${escapeLeefValue(p.value)}`).join('^');
-      expect(formatLeef(r, ctx()).endsWith(`|^|${leef}`)).toBe(true);
+      // LEEF: the first candidate delimiter in none of the values; none free: ^, and ^ in values as U+FFFD
+      const pairs = leefPairs(r, ctx());
+      const free = LEEF_DELIMITERS.find((d) => pairs.every((p) => !p.value.includes(d)));
+      const d = free ?? '^';
+      const leef = pairs.map((p) => `${p.key}=${free ? escapeLeefValue(p.value) : escapeLeefValue(p.value).replaceAll('^', '\ufffd')}`).join(d);
+      const line = formatLeef(r, ctx());
+      expect(line.endsWith(`|${d}|${leef}`)).toBe(true);
+      expect(line).toBe(formatLeef(r, ctx(1 << 24)));
     }), { numRuns: 400 });
   });
 
@@ -92,8 +100,12 @@ describe('every format survives hostile records (property-based)', () => {
       // it fits unless the never-cut parts (header ≤ ~400 bytes, externalId, rt, keys) alone come near the limit
       if (Buffer.byteLength(r._id) * 2 + 900 < max) expect(Buffer.byteLength(cef)).toBeLessThanOrEqual(max);
 
-      const leef = parseLeef(formatLeef(big, ctx(max))).attrs;
+      const leefLine = formatLeef(big, ctx(max));
+      const leef = parseLeef(leefLine).attrs;
       expect(leef.externalId).toBe(r._id);
+      const leefWant = leefExpected(big);
+      if (leefWant) for (const [k, v] of Object.entries(leefWant)) expect(truncatedOk(leef[k]!, v), `LEEF key ${k}`).toBe(true);
+      if (Buffer.byteLength(r._id) * 2 + 900 < max) expect(Buffer.byteLength(leefLine)).toBeLessThanOrEqual(max);
       const json = parseJsonLine(formatJson(big, ctx(max))) as Record<string, unknown>;
       expect(json._id).toBe(r._id);
       expect(json.created_timestamp).toBe(r.created_timestamp);

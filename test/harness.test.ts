@@ -34,14 +34,18 @@ describe('CEF parser, on the ArcSight specification examples', () => {
 });
 
 describe('LEEF 2.0 parser', () => {
-  it('reads the header, a declared delimiter and escaped values', () => {
-    const r = parseLeef('LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=10.0.0.5^msg=a\\^b\\\\c\\nd^k=v=w');
+  it('reads the header, a declared delimiter and values as written (LEEF defines no escaping)', () => {
+    const r = parseLeef('LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=10.0.0.5^msg=a|b\\c\\nd^k=v=w');
     expect(r).toMatchObject({ vendor: 'Lancope', eventId: '41', delimiter: '^' });
-    expect(r.attrs).toEqual({ src: '10.0.1.8', dst: '10.0.0.5', msg: 'a^b\\c\nd', k: 'v=w' });
+    expect(r.attrs).toEqual({ src: '10.0.1.8', dst: '10.0.0.5', msg: 'a|b\\c\\nd', k: 'v=w' });
+    // a backslash does not protect the delimiter: this is two attributes, the second without '='
+    expect(() => parseLeef('LEEF:2.0|V|P|1|E|^|msg=a\\^b')).toThrow();
   });
-  it('hex and default delimiters', () => {
+  it('hex and default delimiters; a tab separates attributes whatever the delimiter', () => {
     expect(parseLeef('LEEF:2.0|V|P|1|E|x09|a=1\tb=2').attrs).toEqual({ a: '1', b: '2' });
     expect(parseLeef('LEEF:2.0|V|P|1|E||a=1\tb=2').attrs).toEqual({ a: '1', b: '2' });
+    expect(parseLeef('LEEF:2.0|V|P|1|E|x5E|a=1^b=2').attrs).toEqual({ a: '1', b: '2' });
+    expect(parseLeef('LEEF:2.0|V|P|1|E|0x7e|a=1~b=2\tc=3').attrs).toEqual({ a: '1', b: '2', c: '3' });
   });
 });
 

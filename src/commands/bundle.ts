@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, release, tmpdir, platform } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isoDay, redactArgv } from '../flags.js';
+import { UsageError } from '../errors.js';
+import { redactArgv } from '../flags.js';
 import { redactUserinfo } from '../redact.js';
 import { STATE_FILE } from '../state/marker.js';
 import { STATUS_FILE } from '../state/status.js';
@@ -34,39 +35,155 @@ export function redactConfig(text: string): string {
   }
 }
 
-/** Log lines whose date (text: `YYYY-MM-DD ...`; json: created_at) is inside [from, to]. */
+/**
+ * A window day: YYYY-MM-DD, a real day. Any day is accepted, tomorrow's included (a support
+ * window may end tomorrow, and a host east of UTC dates its lines ahead of UTC).
+ */
+function windowDay(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00.000Z`) : undefined;
+  if (!d || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
+    throw new UsageError(`${flag}: expected a day as YYYY-MM-DD, got "${value}"`);
+  }
+  return value;
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+/** The day of `d` on this host's calendar (its time zone, as the text log writes it). */
+const localDay = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+
+/** This host's time zone, named for versions.txt: `Europe/Berlin, UTC+01:00 now`. */
+function zoneLabel(): string {
+  const off = -new Date().getTimezoneOffset();
+  const name = Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local';
+  return `${name}, UTC${off < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)} now`;
+}
+
+/**
+ * The day of a log line on this host's calendar: a text line's own date (the old agent's asctime,
+ * local time); a JSON line's created_at (UTC) converted to this host's local day.
+ */
+function lineDay(line: string): string | undefined {
+  const text = /^(\d{4}-\d{2}-\d{2}) \d{2}:/.exec(line)?.[1];
+  if (text) return text;
+  const created = /"created_at":"([^"]+)"/.exec(line)?.[1];
+  if (!created) return undefined;
+  const t = new Date(created);
+  return Number.isNaN(t.getTime()) ? /^\d{4}-\d{2}-\d{2}/.exec(created)?.[0] : localDay(t);
+}
+
+/** Log lines whose day (see lineDay) is inside [from, to]; undated lines only without a window. */
 function inWindow(line: string, from?: string, to?: string): boolean {
-  const day = /^(\d{4}-\d{2}-\d{2})/.exec(line)?.[1] ?? /"created_at":"(\d{4}-\d{2}-\d{2})/.exec(line)?.[1];
+  const day = lineDay(line);
   if (!day) return from === undefined && to === undefined;
   return (from === undefined || day >= from) && (to === undefined || day <= to);
 }
 
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = constants.O_NONBLOCK ?? 0; // a FIFO planted in place of a file must not hang bundle
+const MAX_LINKS = 8;
+
+/**
+ * Opens a file for the bundle without following a symbolic link that someone other than root or
+ * the running user owns: the state and log directories belong to the service user, and a link it
+ * planted there (to /etc/shadow, say) must not put a file only root may read into a bundle made
+ * by root. The last hop is always opened with O_NOFOLLOW, so a link swapped in after the
+ * ownership check is not followed either. A link owned by root or by the running user (an
+ * admin's own) is followed. Returns undefined when there is no such file, or why it was skipped.
+ */
+function openForBundle(path: string, depth = 0): { fd: number } | { skipped: string } | undefined {
+  const it = depth === 0 ? 'it' : path; // the skip reasons follow the name of the file asked for
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return depth === 0 ? undefined : { skipped: `the link leads to ${path}, which does not exist` };
+    if (code !== 'ELOOP') return { skipped: `cannot read ${it} (${code ?? String(e)})` };
+    return followLink(path, depth);
+  }
+  try {
+    if (fstatSync(fd).isFile()) return { fd };
+    closeSync(fd);
+    return { skipped: `${it} is not a regular file` };
+  } catch (e) {
+    closeSync(fd);
+    return { skipped: `cannot read ${it} (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
+  }
+}
+
+function followLink(path: string, depth: number): { fd: number } | { skipped: string } | undefined {
+  if (depth >= MAX_LINKS) return { skipped: `more than ${MAX_LINKS} symbolic links in a row; not followed` };
+  const me = process.geteuid?.() ?? -1;
+  const trusted = (uid: number) => uid === 0 || uid === me;
+  const it = depth === 0 ? 'it' : path;
+  try {
+    const st = lstatSync(path);
+    if (!st.isSymbolicLink()) return { skipped: `${it} changed while being read; not read` };
+    if (!trusted(st.uid)) {
+      return { skipped: `${it} is a symbolic link owned by uid ${st.uid}, neither root nor the user running bundle (uid ${me}); not followed` };
+    }
+    const target = readlinkSync(path);
+    const again = lstatSync(path); // the link read is the one checked
+    if (!again.isSymbolicLink() || again.ino !== st.ino || again.dev !== st.dev || !trusted(again.uid)) {
+      return { skipped: `${it} changed while being read; not followed` };
+    }
+    return openForBundle(resolve(dirname(path), target), depth + 1);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' && depth === 0 ? undefined : { skipped: `cannot read ${it} (${code ?? String(e)})` };
+  }
+}
+
 /** `siem-agent bundle`: a tar.gz for support. */
 export async function bundle(f: BundleFlags): Promise<number> {
-  const from = isoDay('--date_from', f.date_from);
-  const to = isoDay('--date_to', f.date_to);
+  const from = windowDay('--date_from', f.date_from);
+  const to = windowDay('--date_to', f.date_to);
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new UsageError(`--date_from ${from} is after --date_to ${to}: no day is in that window`);
+  }
   const configPath = resolve(f.config);
   const stateDir = resolve(f.state_dir ?? dirname(configPath));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = resolve(f.out_file ?? `siem-agent-bundle-${stamp}.tar.gz`);
+  const skipped: string[] = [];
+  /** A file's bytes (see openForBundle); undefined when it is absent or skipped (noted). */
+  const read = (path: string): Buffer | undefined => {
+    const o = openForBundle(path);
+    if (!o) return undefined;
+    if ('skipped' in o) {
+      skipped.push(`skipped ${path}: ${o.skipped}`);
+      return undefined;
+    }
+    try {
+      return readFileSync(o.fd);
+    } catch (e) {
+      skipped.push(`skipped ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      return undefined;
+    } finally {
+      closeSync(o.fd);
+    }
+  };
   const work = mkdtempSync(join(tmpdir(), 'siem-agent-bundle-'));
   const dir = join(work, 'siem-agent-bundle');
   execFileSync('mkdir', ['-p', dir]);
   try {
     const logs: string[] = [];
     for (let i = LOG_BACKUPS; i >= 0; i--) {
-      const p = i === 0 ? f.log_file : `${f.log_file}.${i}`;
-      if (existsSync(p)) logs.push(...readFileSync(p, 'utf8').split('\n').filter((l) => l !== '' && inWindow(l, from, to)));
+      const text = read(i === 0 ? f.log_file : `${f.log_file}.${i}`)?.toString('utf8');
+      if (text !== undefined) logs.push(...text.split('\n').filter((l) => l !== '' && inWindow(l, from, to)));
     }
     writeFileSync(join(dir, 'siem_agent.log'), logs.length ? `${logs.join('\n')}\n` : '');
-    if (existsSync(join(stateDir, STATE_FILE))) copyFileSync(join(stateDir, STATE_FILE), join(dir, STATE_FILE));
-    if (existsSync(configPath)) writeFileSync(join(dir, 'config.redacted.json'), redactConfig(readFileSync(configPath, 'utf8')));
+    const state = read(join(stateDir, STATE_FILE));
+    if (state !== undefined) writeFileSync(join(dir, STATE_FILE), state);
+    const config = read(configPath);
+    if (config !== undefined) writeFileSync(join(dir, 'config.redacted.json'), redactConfig(config.toString('utf8')));
     let lastFlags = '(no last_job.status)';
-    if (existsSync(join(stateDir, STATUS_FILE))) {
-      const text = readFileSync(join(stateDir, STATUS_FILE), 'utf8');
+    const status = read(join(stateDir, STATUS_FILE));
+    if (status !== undefined) {
       try {
         // redacted again: a status written by an older version may hold what this one masks
-        const st = JSON.parse(text) as { argv?: string[] };
+        const st = JSON.parse(status.toString('utf8')) as { argv?: string[] };
         if (Array.isArray(st.argv)) st.argv = redactArgv(st.argv.map(String));
         lastFlags = st.argv?.join(' ') ?? '';
         writeFileSync(join(dir, STATUS_FILE), `${JSON.stringify(st, null, 2)}\n`);
@@ -77,9 +194,11 @@ export async function bundle(f: BundleFlags): Promise<number> {
     writeFileSync(join(dir, 'versions.txt'), [
       `siem-agent ${VERSION}`, `node ${process.version}`, `platform ${platform()} ${release()}`, `host ${hostname()}`,
       `created ${new Date().toISOString()}`, `log window ${from ?? 'start'} .. ${to ?? 'end'} (${logs.length} lines from ${basename(f.log_file)})`,
-      `last run flags: ${lastFlags}`, '',
+      `log window days: this host's time zone (${zoneLabel()}), as the text log writes them; JSON lines' created_at (UTC) converted to it`,
+      `last run flags: ${lastFlags}`, ...skipped, '',
     ].join('\n'));
     execFileSync('tar', ['-czf', out, '-C', work, 'siem-agent-bundle']);
+    for (const s of skipped) process.stderr.write(`siem-agent: bundle: ${s}\n`);
     process.stdout.write(`${out}\n`);
     return 0;
   } finally {

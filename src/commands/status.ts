@@ -32,11 +32,18 @@ export async function status(f: StatusFlags): Promise<number> {
   const apps: Record<string, unknown> = {};
   for (const app of APPS) {
     const m = markers[app];
-    const lag = m ? Math.round((now - apiTimeMs(m.timestamp)) / 1000) : undefined;
+    // a clock set back since the marker was written would make it negative
+    const lag = m ? Math.max(0, Math.round((now - apiTimeMs(m.timestamp)) / 1000)) : undefined;
     const gap = last?.apps?.[app]?.gap;
     apps[app] = { marker: m?.timestamp ?? null, lag_seconds: lag ?? null, last_run: last?.apps?.[app] ?? null };
     if (maxLag !== undefined && lag !== undefined && lag > maxLag) problems.push(`${app} is ${humanDuration(lag)} behind (more than --max_lag ${humanDuration(maxLag)})`);
     if (gap) problems.push(`${app} lost ${humanDuration(gap.seconds)} of logs to the API's retention (${gap.from} .. ${gap.to})`);
+  }
+  // A cron job that stopped leaves the markers where they were, so the lag grows; but an app
+  // with no marker yet (nothing ever delivered) has no lag: the last run's time says it then.
+  const lastSeen = last ? Date.parse(last.finished_at ?? last.started_at) : NaN;
+  if (maxLag !== undefined && holder === undefined && now - lastSeen > maxLag * 1000) {
+    problems.push(`no run for ${humanDuration(Math.round((now - lastSeen) / 1000))} (more than --max_lag ${humanDuration(maxLag)}): is the cron job or timer still running it?`);
   }
   if (!last) problems.push(`no run recorded in ${stateDir}`);
   else if (last.result === 'failed' || last.result === 'interrupted') problems.push(`the last run ${last.result}: ${last.error ?? 'no detail'}`);

@@ -1,6 +1,7 @@
+import { isIP } from 'node:net';
 import type { LogRecord } from '../types.js';
 import { isExact } from '../exact-numbers.js';
-import { numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { cutUtf8, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
 import { apiTimeMs, sameAsIso } from '../time.js';
 
@@ -43,26 +44,37 @@ export function escapeCefValue(s: string): string {
  * through the iterator protocol, which V8's optimising compiler inlined into a graph that took
  * 30-45 ms of background CPU per compile (compiled twice per run).
  */
-interface Mapped { field: string; key: string; check?: (v: unknown) => boolean }
+/*
+ * Each standard key has a type and a length in ArcSight's CEF dictionary; a value that does not
+ * fit is not written there as it is (a connector, or Elastic's decode_cef, drops or cuts it): a
+ * value of another type goes to `ad.<field>` (`check`), a string the key would cut is written
+ * capped (ending in …) with its full text also in `ad.<field>` (`max`, in characters), and a
+ * string `host` that is not an IP address goes to `orKey` (shost) instead of src.
+ */
+interface Mapped { field: string; key: string; check?: (v: unknown) => boolean; max: number; orKey?: string }
 interface Labelled extends Mapped { label: string; labelKey: string }
 const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+// CEF "Integer" (fsize) is 32 bits and "Long" (cn1) 64: a larger number is no value of theirs
+// (Elastic parses them with ParseInt(v, 0, 32/64)); safe integers only, so String(v) has no exponent
+const int32 = (v: unknown) => Number.isInteger(v) && (v as number) >= -2_147_483_648 && (v as number) <= 2_147_483_647;
+const long = (v: unknown) => Number.isSafeInteger(v);
 // every entry built alike, so the walk sees one object shape
-const std = (field: string, key: string, check?: (v: unknown) => boolean): Mapped => ({ field, key, check });
-const custom = (field: string, key: string, label: string, check?: (v: unknown) => boolean): Labelled => ({ field, key, check, label, labelKey: `${key}Label` });
+const std = (field: string, key: string, max: number, check?: (v: unknown) => boolean, orKey?: string): Mapped => ({ field, key, check, max, orKey });
+const custom = (field: string, key: string, label: string, check?: (v: unknown) => boolean): Labelled => ({ field, key, check, max: 4000, orKey: undefined, label, labelKey: `${key}Label` });
 /** Record fields with a standard CEF key. Order here is the order in the line. */
 const STANDARD: readonly Mapped[] = [
-  std('message', 'msg'),
-  std('user', 'suser'),
-  std('host', 'src'),
-  std('service', 'destinationServiceName'),
-  std('activity_type', 'act'),
-  std('user_agent', 'requestClientApplication'),
-  std('resource_id', 'fileId'),
-  std('file_size', 'fsize', Number.isInteger),
-  std('latitude', 'slat', finite),
-  std('longitude', 'slong', finite),
+  std('message', 'msg', 1023),
+  std('user', 'suser', 1023),
+  std('host', 'src', 0, (v) => typeof v === 'string' && isIP(v) !== 0, 'shost'),
+  std('service', 'destinationServiceName', 1023),
+  std('activity_type', 'act', 63),
+  std('user_agent', 'requestClientApplication', 1023),
+  std('resource_id', 'fileId', 1023),
+  std('file_size', 'fsize', 0, int32),
+  std('latitude', 'slat', 0, finite),
+  std('longitude', 'slong', 0, finite),
 ];
-/** CloudSOC fields without a standard key go to labelled custom strings. */
+/** CloudSOC fields without a standard key go to labelled custom strings (cs1-cs6: 4,000 characters). */
 const CUSTOM: readonly Labelled[] = [
   custom('object_type', 'cs1', 'objectType'),
   custom('name', 'cs2', 'logName'),
@@ -70,8 +82,17 @@ const CUSTOM: readonly Labelled[] = [
   custom('policy_violated', 'cs4', 'policyViolated'),
   custom('incident_id', 'cs5', 'incidentId'),
   custom('user_name', 'cs6', 'userName'),
-  custom('threat_score', 'cn1', 'threatScore', Number.isInteger),
+  custom('threat_score', 'cn1', 'threatScore', long),
 ];
+/** externalId: 40 characters (API ids are 24). shost: 1023. */
+const EXTERNAL_ID_MAX = 40;
+const SHOST_MAX = 1023;
+
+/** `s` cut to `max` characters, ending in …, never through a surrogate pair. */
+function capChars(s: string, max: number): string {
+  const high = s.charCodeAt(max - 2);
+  return `${s.slice(0, high >= 0xd800 && high <= 0xdbff ? max - 2 : max - 1)}…`;
+}
 const MAPPED = new Set(['_id', 'created_timestamp', ...STANDARD.map((m) => m.field), ...CUSTOM.map((m) => m.field)]);
 
 /** `ad.<field>` for a field name that needs no cleaning, '' for one that does. */
@@ -82,20 +103,25 @@ const AD_KEYS_UNMAPPED: UniqueKeys = { ...AD_KEYS, skip: (field) => MAPPED.has(f
 
 /** Walks a record's CEF fields in line order; shared by the fast path and the truncating one. */
 function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
-  emit('externalId', r._id, true);
+  let leftovers: string[] | undefined;
+  if (r._id.length <= EXTERNAL_ID_MAX) emit('externalId', r._id, true);
+  else {
+    emit('externalId', capChars(r._id, EXTERNAL_ID_MAX), true);
+    (leftovers ??= []).push('_id');
+  }
   const ms = apiTimeMs(r.created_timestamp);
   emit('rt', String(ms), true);
   // rt holds milliseconds: a created_timestamp that says more (microseconds, its zone) is also
   // carried as it came, as ad.created_timestamp
   const time = sameAsIso(r.created_timestamp, ms) ? undefined : 'created_timestamp';
-  emit('cat', ctx.app, true);
-  let leftovers: string[] | undefined;
   for (let i = 0; i < STANDARD.length; i++) {
     const m = STANDARD[i]!;
     const v = r[m.field];
     if (v === undefined && !Object.hasOwn(r, m.field)) continue;
-    if (m.check && !m.check(v)) (leftovers ??= []).push(m.field);
-    else emit(m.key, text(v), false);
+    if (m.check && !m.check(v)) {
+      if (!(m.orKey && isWord(v)) || emitCapped(emit, m.orKey, v, SHOST_MAX)) (leftovers ??= []).push(m.field);
+    } else if (m.max === 0) emit(m.key, text(v), false);
+    else if (emitCapped(emit, m.key, text(v), m.max)) (leftovers ??= []).push(m.field);
   }
   for (let i = 0; i < CUSTOM.length; i++) {
     const m = CUSTOM[i]!;
@@ -105,7 +131,7 @@ function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
       (leftovers ??= []).push(m.field);
       continue;
     }
-    emit(m.key, text(v), false);
+    if (emitCapped(emit, m.key, text(v), m.max)) (leftovers ??= []).push(m.field);
     emit(m.labelKey, m.label, true);
   }
   // then mapped fields whose values did not fit their key and every other field, unknown ones
@@ -117,6 +143,19 @@ function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
   } else {
     emitUnique(r, Object.keys(r), AD_KEYS_UNMAPPED, emit);
   }
+  // last, a value that cannot end in spaces: ArcSight does not keep trailing spaces of the
+  // final pair ("ensure ... any value with trailing spaces is not the final value")
+  emit('cat', ctx.app, true);
+}
+
+/** Emits the value capped to `max` characters; true when it was (its full text then goes to ad.*). */
+function emitCapped(emit: Emit, key: string, value: string, max: number): boolean {
+  if (value.length <= max) {
+    emit(key, value, false);
+    return false;
+  }
+  emit(key, capChars(value, max), false);
+  return true;
 }
 
 /** A non-empty string from the API (a long number kept as a string is not one: exact-numbers.ts). */
@@ -125,7 +164,18 @@ export const isWord = (v: unknown): v is string => typeof v === 'string' && v !=
 export function cefHeader(r: LogRecord, ctx: FormatContext): string {
   const sigId = isWord(r.activity_type) ? r.activity_type : ctx.app;
   const name = isWord(r.name) ? r.name : `${ctx.app} ${sigId}`;
-  return `CEF:0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(sigId)}|${escapeCefHeader(name)}|${numericSeverity(r.severity)}|`;
+  return `CEF:0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(headerFit(sigId, ctx))}|${escapeCefHeader(headerFit(name, ctx))}|${numericSeverity(r.severity)}|`;
+}
+
+/**
+ * The header is never shortened by --max_message_size (only the extension's values are), so each
+ * of its two free-text fields also gets at most a quarter of it in bytes: 128 characters of CJK
+ * are ~384 bytes each, which alone could pass a small limit. No change at the ~8,000-byte default.
+ */
+function headerFit(s: string, ctx: FormatContext): string {
+  const room = ctx.maxBytes >> 2;
+  if (ctx.maxBytes <= 0 || s.length * 3 <= room || Buffer.byteLength(s, 'utf8') <= room) return s;
+  return cutUtf8(s, room);
 }
 
 const CEF = keyValueFormat(' ', escapeCefValue, cefFields);

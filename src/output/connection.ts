@@ -21,7 +21,7 @@ export interface StreamConnection {
  * moves only after confirm. (Receivers may see those lines twice. Lines a receiver read and then
  * lost while dying cannot be detected without an application-level ack, which syslog lacks.)
  */
-export function streamConnection(where: string, dial: () => Promise<Socket>, reconnectMs: number): StreamConnection {
+export function streamConnection(where: string, dial: () => Promise<Socket>, reconnectMs: number, dropHint = ''): StreamConnection {
   let sock: Socket | undefined;
   let broken: Error | undefined;
   /** Set when a reconnect gave up: a confirm then fails at once instead of waiting it out again. */
@@ -78,7 +78,7 @@ export function streamConnection(where: string, dial: () => Promise<Socket>, rec
     throw (down = new OutputError(`output ${where}: connection lost and not re-established within ${reconnectMs / 1000} s (${describeErr(last)})`, 0, 'EDOWN'));
   }
 
-  const dropping = (e: unknown) => (down = new OutputError(`output ${where}: the receiver keeps dropping the connection (${describeErr(e)})`, 0, 'EDOWN'));
+  const dropping = (e: unknown) => (down = new OutputError(`output ${where}: the receiver keeps dropping the connection (${describeErr(e)})${dropHint}`, 0, 'EDOWN'));
 
   /** Sends the unconfirmed backlog on a fresh connection after a break (a few tries at most). */
   async function recover(e: unknown): Promise<void> {

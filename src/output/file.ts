@@ -1,5 +1,7 @@
+import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { linkProblem } from '../links.js';
 import { OutputError } from '../errors.js';
 import { encodeLines } from './encode.js';
 import { turns } from './turns.js';
@@ -10,6 +12,18 @@ export interface FileOptions {
   path: string;
   maxBytes: number;    // rollover only when both maxBytes and backupCount are > 0 (the old agent's rule)
   backupCount: number;
+}
+
+/**
+ * Opens PATH to append, creating it 0640. A symbolic link there is followed only when this user
+ * or root made it (links.ts); anything else is opened with O_NOFOLLOW, so a link put there after
+ * the check fails the open instead of being followed.
+ */
+async function openAppend(path: string): Promise<FileHandle> {
+  const link = await linkProblem(path);
+  if (link.why) throw Object.assign(new Error(link.why), { code: link.why });
+  if (link.isLink) return open(path, 'a', 0o640);
+  return open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
 }
 
 /**
@@ -30,17 +44,18 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
   const exclusive = turns();
   const fail = (e: unknown, delivered: number): OutputError => {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOSPC' ? 'disk full' : code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code === 'EFBIG' ? 'file too large' : code ?? String(e);
+    const why = code === 'ELOOP' ? 'it became a symbolic link while being opened: not followed' : code === 'ENOSPC' ? 'disk full' : code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code === 'EFBIG' ? 'file too large' : code ?? String(e);
     return new OutputError(`output file ${o.path}: cannot write (${why})`, delivered, code);
   };
 
   async function reopen(): Promise<void> {
-    fh = await open(o.path, 'a', 0o640);
+    fh = await openAppend(o.path);
     size = (await fh.stat()).size;
   }
 
   async function rotate(): Promise<void> {
     await fh!.sync(); // what went into PATH is on disk before PATH becomes PATH.1
+    const was = await fh!.stat();
     await fh!.close();
     fh = undefined;
     for (let i = o.backupCount - 1; i >= 1; i--) {
@@ -50,9 +65,26 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
     }
     await rename(o.path, `${o.path}.1`);
     await reopen();
+    await keepAccess(was);
     // the renames and the new PATH are durable before a page in it is confirmed (a power loss
     // must not leave the marker past lines whose file has no directory entry)
     await syncDirectory(dirname(o.path));
+  }
+
+  /**
+   * The new PATH gets the owner, group and mode the old one had, as logrotate's `create` does: an
+   * administrator who gave the file a forwarder's group (chgrp splunk) or mode must not see the
+   * forwarder locked out at the first rotation, and a rotation by a root run (a backfill by hand)
+   * must not leave a root-owned PATH the service user's runs cannot append to. Best effort: only
+   * root may give a file away; another user keeps a group only if it is one of its own (README:
+   * a setgid directory gives new files its group).
+   */
+  async function keepAccess(was: { mode: number; uid: number; gid: number }): Promise<void> {
+    const now = await fh!.stat();
+    if ((now.mode & 0o7777) !== (was.mode & 0o7777)) await fh!.chmod(was.mode & 0o7777).catch(() => undefined);
+    if (now.gid !== was.gid || now.uid !== was.uid) {
+      await fh!.chown(was.uid, was.gid).catch(() => fh!.chown(now.uid, was.gid)).catch(() => undefined);
+    }
   }
 
   /**
@@ -93,14 +125,18 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
   }
 
   /**
-   * Whether PATH is still the file this run writes, as it left it. logrotate may rename it (then
-   * compress and delete it), delete it, or copy and truncate it (copytruncate) while a run goes
-   * on: the lines written since, though fsynced, are then in no file a forwarder reads.
+   * Whether the lines written are still in a file, as this run left it. logrotate may rename PATH
+   * (`create`: PATH.1, and a new PATH), delete it, or copy and truncate it (copytruncate) while a
+   * run goes on. Renamed, the file still holds every line, fsynced, under the name a forwarder
+   * monitoring PATH* reads next (README: delaycompress, so it is not compressed and deleted before
+   * the forwarder is done): 'renamed', and the next page goes to the file now at PATH. Deleted or
+   * truncated, the lines since are in no file: not delivered.
    */
-  async function stillOurs(): Promise<string | undefined> {
+  async function stillOurs(): Promise<'renamed' | 'was removed' | 'was truncated' | undefined> {
     const [mine, there] = await Promise.all([fh!.stat(), stat(o.path).catch(() => undefined)]);
-    if (!there || there.ino !== mine.ino || there.dev !== mine.dev || mine.nlink === 0) return 'was removed or replaced';
+    if (mine.nlink === 0) return 'was removed';
     if (mine.size < size) return 'was truncated';
+    if (!there || there.ino !== mine.ino || there.dev !== mine.dev) return 'renamed';
     return undefined;
   }
 
@@ -157,7 +193,18 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
       } catch (e) {
         throw fail(e, 0);
       }
-      if (gone) {
+      if (gone === 'renamed') {
+        // the page is in the renamed file: delivered; the next one goes to the file now at PATH
+        try {
+          await fh!.close();
+          fh = undefined;
+          tailChecked = false;
+          await reopen();
+        } catch (e) {
+          throw fail(e, 0);
+        }
+        warn(`output file ${o.path} was renamed during the run (log rotation); the lines before are in the renamed file, the next ones go to ${o.path}`);
+      } else if (gone) {
         // this page is not checkpointed: the next run writes it again, to the file now at PATH
         throw new OutputError(`output file ${o.path} ${gone} during the run (log rotation? use logrotate's create, not copytruncate, and delaycompress); stopped: the next run writes the unconfirmed logs again`, 0, 'EGONE');
       }

@@ -49,7 +49,10 @@ function tcpOutput(s: RemoteSpec, reconnectMs: number): Output {
       resolve(sock);
     });
   });
-  const conn = streamConnection(where, dial, reconnectMs);
+  // RFC 5425 receivers take octet counting only (syslog-ng's syslog() driver drops the
+  // connection at an LF-framed message); LF stays the default for Splunk's tcp-ssl and the like
+  const hint = s.socketType === 'TLS' && s.framing === 'lf' ? '; an RFC 5425 receiver (syslog-ng\'s syslog() driver) wants --framing octet' : '';
+  const conn = streamConnection(where, dial, reconnectMs, hint);
   return {
     name: `REMOTE ${where}`,
     open: () => conn.open(),

@@ -10,6 +10,15 @@ export interface Page {
   meta: { limit?: number; total_count?: number; next?: string | null };
   /** Parsed when the page is taken; whoever takes it calls `logs.release()`. */
   logs: PageLogs;
+  /** The API's clock when it answered (its Date header, epoch ms), if it sent one. */
+  serverTime?: number;
+}
+
+/** An HTTP Date header as epoch ms (it has whole seconds: the API's time is at most 1 s later). */
+function serverTime(value: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  const ms = v ? Date.parse(v) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 export interface ClientContext {
@@ -31,6 +40,7 @@ export interface ClientContext {
 
 const MAX_RETRY_AFTER_S = 600;
 const DEADLINE_FACTOR = 4;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * The largest body read. A page of 1,000 logs is ~0.6 MB; anything near this is not a page the
  * agent can format within its heap (128 MB), and a body that never ends would grow the process
@@ -132,7 +142,8 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
     if (ctx.signal.aborted) throw new InterruptedError('stopped before fetching');
     let err: ApiError;
     let waitMs: number | undefined;
-    const deadlineMs = ctx.requestTimeoutMs ? DEADLINE_FACTOR * ctx.requestTimeoutMs : undefined;
+    // at most Node's longest timer (~24.8 days): a larger one fires at once (--request_timeout may be that large)
+    const deadlineMs = ctx.requestTimeoutMs ? Math.min(DEADLINE_FACTOR * ctx.requestTimeoutMs, MAX_TIMER_MS) : undefined;
     const deadline = deadlineMs ? AbortSignal.timeout(deadlineMs) : undefined;
     try {
       const signal = deadline ? AbortSignal.any([ctx.signal, deadline]) : ctx.signal;
@@ -142,11 +153,15 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
       try {
         if (res.statusCode === 200) {
           page = parsePage(body, release, what);
-          if (page) return page;
+          if (page) {
+            page.serverTime = serverTime(res.headers.date);
+            return page;
+          }
           err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${body.length === 0 ? 'empty' : bodySnippet(bodyText(body), ctx.config).slice(0, 60)})`, 200, true);
         } else {
           const location = res.headers.location;
           err = classify(res.statusCode, bodyText(body), ctx, what, Array.isArray(location) ? location[0] : location);
+          err.serverTime = serverTime(res.headers.date);
           // RFC 9110 gives Retry-After to 503 too (maintenance), as the old agent's urllib3 read it
           if (res.statusCode === 429 || res.statusCode === 503) waitMs = retryAfterMs(res.headers['retry-after']);
         }
@@ -165,7 +180,7 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
         : networkError(e, what);
     }
     if (!err.retryable || attempt >= ctx.retries) {
-      if (err.retryable) throw new ApiError(`${err.message}; gave up after ${attempt + 1} attempts`, err.status);
+      if (err.retryable) throw Object.assign(new ApiError(`${err.message}; gave up after ${attempt + 1} attempts`, err.status), { serverTime: err.serverTime });
       throw err;
     }
     // full jitter between half and all of the exponential step, capped at 30 s

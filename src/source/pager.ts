@@ -29,6 +29,18 @@ export interface PagerOptions {
    * past a log not shown yet would skip it for good (--ingest_delay).
    */
   until?: number;
+  /**
+   * --ingest_delay in ms: the cutoff is also counted from the API's own clock (its Date header)
+   * when it is earlier than `until`, so a host clock ahead of the API's cannot move the marker past
+   * a log the API has not shown yet.
+   */
+  ingestDelayMs?: number;
+  /**
+   * When the first page is refused with a 400 and the API's clock says the start is out of its
+   * retention (a host clock behind the API's puts the oldest allowed time before the API's), the
+   * chain starts again at `oldest(serverTime)`, once; `onClamp` records the gap first.
+   */
+  retention?: { oldest: (serverTime: number) => number; onClamp: (from: string, to: string) => Promise<void> };
 }
 
 export interface Taken {
@@ -51,6 +63,8 @@ export interface Batch {
   next: string | null;
   fetchMs: number;
   maxLogs: number;          // the limit in force (after any automatic raise)
+  /** The API's clock when it answered this page (its Date header), if it sent one. */
+  serverTime?: number;
 }
 
 const enc = (v: string) => encodeURIComponent(v);
@@ -76,8 +90,9 @@ export function firstQuery(tenant: string, o: Pick<PagerOptions, 'app' | 'start'
  * page. A prefetched page waits as the bytes of its body, outside V8's heap (see page-json.ts).
  */
 export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerator<Batch> {
-  const dedup = new Dedup(o.marker, apiTimeMs(o.start));
+  let dedup = new Dedup(o.marker, apiTimeMs(o.start));
   let path: string | null = firstQuery(ctx.config.tenant, o);
+  let until = o.until;
   let maxLogs = o.maxLogs;
   let yielded = 0;
   // every page asked for in this chain: a meta.next back to one of them is a loop (whose logs,
@@ -88,8 +103,24 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     const what = `${o.app} page ${pageNo}`;
     if (followed.has(path)) throw new ApiError(`API ${o.app} page ${pageNo - 1}: meta.next leads back to a page already read; refusing to loop`, 200);
     followed.add(path);
-    const page = await fetchPage(ctx, path, what);
+    let page;
+    try {
+      page = await fetchPage(ctx, path, what);
+    } catch (e) {
+      const to = pageNo === 1 && followed.size === 1 ? outOfRetention(e, o) : undefined;
+      if (to === undefined) throw e;
+      // the same first query from the oldest time the API's clock allows, once (followed.size)
+      await o.retention!.onClamp(o.start, to);
+      dedup = new Dedup(undefined, apiTimeMs(to));
+      path = firstQuery(ctx.config.tenant, { ...o, start: to });
+      followed.add(path);
+      page = await fetchPage(ctx, path, what);
+    }
     const fetchMs = performance.now() - t0;
+    if (until !== undefined && o.ingestDelayMs !== undefined && page.serverTime !== undefined) {
+      // the header has whole seconds: the API's clock read up to 999 ms more when it answered
+      until = Math.min(until, page.serverTime + 999 - o.ingestDelayMs);
+    }
     const total = typeof page.meta.total_count === 'number' ? page.meta.total_count : undefined;
     if (pageNo === 1 && o.raiseTo && total !== undefined && total > maxLogs) maxLogs = Math.max(maxLogs, o.raiseTo);
     path = page.meta.next ?? null;
@@ -110,7 +141,7 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
       if (taken) throw new Error(`${what} was taken twice`);
       taken = true;
       try {
-        const fresh = newLogs(logs, dedup, room, what, o.until);
+        const fresh = newLogs(logs, dedup, room, what, until);
         settled = !fresh.reachedUntil;
         yielded += fresh.records.length;
         return fresh;
@@ -122,11 +153,22 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     // asks for the next page (at once: the prefetch). A page parsed and held until that fetch
     // returned was copied by the young-generation GCs meanwhile and promoted: so what waits here
     // is the page's bytes, and deliverApp lets go of its records and lines likewise.
-    yield { page: pageNo, take, totalCount: total, next: path, fetchMs, maxLogs };
+    yield { page: pageNo, take, totalCount: total, next: path, fetchMs, maxLogs, serverTime: page.serverTime };
     // the next page's repeats and room depend on this one's logs
     if (!taken) throw new Error(`${what} was not taken before the next page was asked for`);
     if (!settled) return; // the rest is newer than --ingest_delay allows: a later run's
   }
+}
+
+/**
+ * The start the first query should have had, when `e` is the API refusing it as older than its
+ * retention by its own clock (a 400 with a Date header that puts the start before the oldest time
+ * allowed); undefined for any other error, which stays an error.
+ */
+function outOfRetention(e: unknown, o: PagerOptions): string | undefined {
+  if (!o.retention || !(e instanceof ApiError) || e.status !== 400 || e.serverTime === undefined) return undefined;
+  const oldest = o.retention.oldest(e.serverTime);
+  return apiTimeMs(o.start) < oldest ? new Date(oldest).toISOString() : undefined;
 }
 
 /**

@@ -10,7 +10,7 @@ let seq = 0;
 export async function writeFileAtomic(path: string, data: string, opts: { fsync?: boolean; mode?: number } = {}): Promise<void> {
   const sync = opts.fsync ?? true;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++seq}.tmp`);
-  const fh = await open(tmp, 'w', opts.mode ?? 0o600);
+  const fh = await openExclusive(tmp, opts.mode ?? 0o600);
   try {
     try {
       await fh.writeFile(data, 'utf8');
@@ -26,6 +26,22 @@ export async function writeFileAtomic(path: string, data: string, opts: { fsync?
   }
   // the rename itself is only durable once the directory entry is on disk
   if (sync) await syncDirectory(dirname(path));
+}
+
+/**
+ * Creates `tmp` anew (O_EXCL: never through a link, never into someone else's file). Its name is
+ * predictable (pid and a counter), so whoever can write to the state directory could plant a
+ * link there for a root run to write through; and a stale one left by a crashed run with the same
+ * pid is removed (unlink removes a link itself, never its target) and created again once.
+ */
+async function openExclusive(tmp: string, mode: number) {
+  try {
+    return await open(tmp, 'wx', mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    await unlink(tmp);
+    return open(tmp, 'wx', mode);
+  }
 }
 
 /** fsync of a directory: renames and new files in it are durable after this. */

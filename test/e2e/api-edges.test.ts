@@ -229,8 +229,9 @@ describe('retries, Retry-After and --max_runtime', () => {
     const t0 = Date.now();
     const res = await run(s.args);
     expect(Date.now() - t0).toBeLessThan(10_000);
-    expect(res.code).toBe(0);
-    expect(res.stderr).toMatch(/stopped at --max_runtime/);
+    // no page in the whole run: a failure (audit5-time), not a quiet backlog stop
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/stopped at --max_runtime 3 s before the API answered a page/);
     expect(api.reqs.length).toBe(1);
   }, 30_000);
 

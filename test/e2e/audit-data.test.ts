@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../src/types.js';
 import { countIds, idsOf, jsonLines, runAgent, stateOf, tmp, untilCaughtUp } from '../helpers/agent.js';
-import { cefExpected, leefExpected, onWire } from '../helpers/expected.js';
+import { cefExpected, leefExpected, onLeefWire } from '../helpers/expected.js';
 import { fixtures, iso, mk, page } from '../helpers/raw-api.js';
 import { parseCef, parseJsonLine, parseLeef } from '../helpers/parsers.js';
 
@@ -193,7 +193,7 @@ describe('field values with every awkward character, through the agent (strict p
     }
   });
 
-  it('LEEF 2.0: header with the ^ delimiter, devTime in devTimeFormat, every value back exactly', async () => {
+  it('LEEF 2.0: header with its delimiter (^, or ~ when a value holds a ^), devTime in devTimeFormat, every value back exactly', async () => {
     const e = await emulator(logs);
     const s = setup((d) => e.configFile(d));
     const res = await runAgent([...s.stream, '--format', 'leef']);
@@ -201,15 +201,15 @@ describe('field values with every awkward character, through the agent (strict p
     const lines = res.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(logs.length);
     for (const line of lines) {
-      expect(line).toMatch(/^LEEF:2\.0\|Symantec\|CloudSOC\|[^|]+\|(?:[^|\\]|\\.)*\|\^\|devTime=/);
+      expect(line).toMatch(/^LEEF:2\.0\|Symantec\|CloudSOC\|[^|]+\|[^|]*\|[~^]\|devTime=/);
       const leef = parseLeef(line);
-      expect(leef.delimiter).toBe('^');
       const rec = logs.find((r) => r._id === leef.attrs.externalId)!;
+      expect(leef.delimiter).toBe(JSON.stringify(rec).includes('^') ? '~' : '^');
       const want = leefExpected(rec, 'Detect');
       // a field named like a reserved key is numbered (README): externalId_2, devTime_2, sev_2
       const got = { ...leef.attrs };
       expect([got.devTime, got.devTimeFormat, got.sev]).toEqual([t, "yyyy-MM-dd'T'HH:mm:ss.SSSX", '8']);
-      expect([got.externalId_2, got.devTime_2, got.sev_2]).toEqual([onWire(String(rec.externalId)), onWire(String(rec.devTime)), onWire(String(rec.sev))].map((v) => rec._id === 'long' ? undefined : v));
+      expect([got.externalId_2, got.devTime_2, got.sev_2]).toEqual([onLeefWire(String(rec.externalId)), onLeefWire(String(rec.devTime)), onLeefWire(String(rec.sev))].map((v) => rec._id === 'long' ? undefined : v));
       for (const k of ['devTime', 'devTimeFormat', 'sev', 'externalId_2', 'devTime_2', 'sev_2']) delete got[k];
       if (want) expect(got).toEqual(want);
       else {

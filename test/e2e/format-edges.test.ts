@@ -70,14 +70,16 @@ describe.skipIf(!daemonsAvailable().syslogNg)('NUL inside a value, TCP with LF f
     d = undefined;
   });
 
-  it('one CEF and one LEEF event with a NUL in a value arrive as exactly two events, the NUL as U+FFFD', async () => {
+  it('one CEF and one LEEF event with a NUL in a value arrive as exactly two events, the NUL as U+FFFD (LEEF: a ^ and a tab forge nothing)', async () => {
     const port = await freePort('tcp');
     d = await startSyslogNg({ kind: 'tcp', port });
     const out = remoteOutput({ kind: 'REMOTE', host: '127.0.0.1', port, socketType: 'TCP', header: 'none', framing: 'lf', facility: 1 }, 2000);
     await out.open();
     const message = 'before\u0000after cs1\\=forged';
     const cef = formatCef(rec({ message }), ctx());
-    const leef = formatLeef(rec({ message }), ctx());
+    // LEEF: also a delimiter and a tab, which IBM's guide reads as attribute separators
+    const leefMessage = `${message}^dst=203.0.113.9\tidentSrc=10.9.9.9`;
+    const leef = formatLeef(rec({ message: leefMessage }), ctx());
     await out.write([cef, leef], [3, 3]);
     await out.confirm!();
     await out.close();
@@ -85,6 +87,10 @@ describe.skipIf(!daemonsAvailable().syslogNg)('NUL inside a value, TCP with LF f
     expect(lines.length, `received: ${JSON.stringify(lines)}`).toBe(2);
     // README "Control characters": C0 controls but TAB, LF and CR are written as U+FFFD
     expect(parseCef(lines[0]!).extension.msg).toBe(message.replace('\u0000', '\ufffd'));
-    expect(parseLeef(lines[1]!).attrs.message).toBe(message.replace('\u0000', '\ufffd'));
+    // README "LEEF 2.0": the event declares a delimiter in none of its values; TAB is U+FFFD too
+    const got = parseLeef(lines[1]!);
+    expect(got.delimiter).toBe('~');
+    expect(got.attrs.message).toBe(leefMessage.replace('\u0000', '\ufffd').replace('\t', '\ufffd'));
+    expect([got.attrs.dst, got.attrs.identSrc]).toEqual([undefined, undefined]);
   });
 });

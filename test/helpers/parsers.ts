@@ -149,32 +149,35 @@ export function parseCef(line: string) {
 }
 
 /**
- * LEEF 2.0 (IBM QRadar): `LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|attributes`, the
- * delimiter one character or hex (`xHH`/`0xHH`), tab when empty. Attribute escaping is the
- * project's documented choice: `\\`, `\n`, `\r`, and backslash + delimiter.
+ * LEEF 2.0 as IBM's "Log Event Extended Format (LEEF)" guide defines it:
+ * `LEEF:2.0|Vendor|Product|Version|EventID|DelimiterCharacter|attributes`. The header is split on
+ * `|` (no escape is defined); the delimiter is one character or its hex value (`x` or `0x` and
+ * 1-4 hex digits), tab when empty; attributes are "separated by tab or the delimiter character",
+ * each key=value up to the next separator. The guide defines no escaping in values: nothing is
+ * unescaped (`\n` stays the two characters `\` and `n`).
  */
 export function parseLeef(line: string) {
   if (/[\r\n]/.test(line)) throw new Error('LEEF: raw line break inside a record');
   if (!line.startsWith('LEEF:')) throw new Error('LEEF: no LEEF: prefix');
-  const parts = splitUnescaped(line.slice(5), '|', 6);
-  if (parts.length !== 7) throw new Error(`LEEF: expected 6 header fields, got ${parts.length - 1}`);
-  const h = parts.slice(0, 6).map((p) => unescape(p, CEF_HEADER_ESC, 'LEEF header'));
+  const parts = line.slice(5).split('|');
+  if (parts.length < 7) throw new Error(`LEEF: expected 6 header fields, got ${parts.length - 1}`);
+  const h = parts.slice(0, 6);
   if (h[0] !== '2.0') throw new Error(`LEEF: version ${h[0]} is not 2.0`);
   let delim = h[5]!;
-  const hex = /^(?:0x|x)([0-9a-fA-F]{2,4})$/.exec(delim);
+  const hex = /^(?:0x|x)([0-9a-fA-F]{1,4})$/.exec(delim);
   if (hex) delim = String.fromCharCode(parseInt(hex[1]!, 16));
   else if (delim === '') delim = '\t';
   else if (delim.length !== 1) throw new Error(`LEEF: bad delimiter "${delim}"`);
   const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
-  const body = parts[6]!;
+  const body = parts.slice(6).join('|');
   if (body !== '') {
-    for (const a of splitUnescaped(body, delim)) {
+    for (const a of body.split(delim === '\t' ? '\t' : new RegExp(`[\t${delim.replace(/[\\\]^-]/g, '\\$&')}]`))) {
       const eq = a.indexOf('=');
       if (eq <= 0) throw new Error(`LEEF: attribute without key=value: ${a.slice(0, 40)}`);
       const key = a.slice(0, eq);
-      if (key.includes('\\')) throw new Error(`LEEF: escaped key ${key}`);
+      if (/\s/.test(key)) throw new Error(`LEEF: key "${key}" is not one word`);
       if (Object.hasOwn(attrs, key)) throw new Error(`LEEF: key ${key} appears twice`);
-      attrs[key] = unescape(a.slice(eq + 1), { '\\': '\\', n: '\n', r: '\r', [delim]: delim }, `LEEF value of ${key}`);
+      attrs[key] = a.slice(eq + 1);
     }
   }
   return { version: h[0]!, vendor: h[1]!, product: h[2]!, productVersion: h[3]!, eventId: h[4]!, delimiter: delim, attrs };
