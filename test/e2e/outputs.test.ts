@@ -218,10 +218,12 @@ describe('pacing keeps daemons from dropping', () => {
       expect(arrivals).toHaveLength(2000);
       expect(secs).toBeGreaterThan(2.9);
       expect(secs).toBeLessThan(8);
-      // in any 0.9 s (a margin for delivery jitter) at most 500 lines arrived
+      // in any 0.75 s at most 500 lines arrived: steps are 1 s apart; the margin is for this test
+      // process's own event loop, which timestamps arrivals late when the host is busy (0.9 s
+      // failed on a loaded host: one step's lines stamped 0.15 s late)
       let most = 0;
       for (let i = 0, j = 0; i < arrivals.length; i++) {
-        while (arrivals[i]! - arrivals[j]! >= 900) j++;
+        while (arrivals[i]! - arrivals[j]! >= 750) j++;
         most = Math.max(most, i - j + 1);
       }
       expect(most).toBeGreaterThan(400);
