@@ -1,4 +1,5 @@
-import { maskedArgs, urlPasswords } from './redact.js';
+import { urlPasswords } from './redact.js';
+import { redactArgv } from './flags.js';
 import { Command, CommanderError, Option } from 'commander';
 import type { StatusFlags } from './commands/status.js';
 import type { BundleFlags } from './commands/bundle.js';
@@ -171,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
 export function cli(argv: string[]): void {
   // a password on the command line is in /proc/PID/cmdline for every local user; the title
   // overwrites that memory (Linux), from here on (README: prefer SIEM_AGENT_PROXY_PASSWORD)
-  const masked = maskedArgs(argv);
+  const masked = redactArgv(argv);
   if (masked.some((a, i) => a !== argv[i])) process.title = ['siem-agent', ...masked].join(' ');
   // stderr (and stdout, when it is not the output) carry diagnostics only: a reader that went away
   // (`2>&1 | head`, a restarted `| logger`) must not end the run with an unhandled EPIPE; the

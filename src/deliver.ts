@@ -1,6 +1,7 @@
 import { OutputError } from './errors.js';
 import type { Format, FormatContext } from './format/index.js';
 import { syslogSeverity } from './format/fields.js';
+import { believable } from './clock.js';
 import type { Output } from './output/types.js';
 import { pages, type PagerOptions } from './source/pager.js';
 import type { ClientContext } from './source/client.js';
@@ -97,11 +98,12 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       // Logs dated after the clocks hold back (the marker never passes the cutoff), and nothing
       // else would say so. With the API's Date header, a host clock behind is the run's warning
       // (onServerTime); what is left is logs dated after the API's own clock.
-      const apiNow = batch.serverTime ?? Date.now();
+      const api = believable(batch.serverTime) ? batch.serverTime : undefined;
+      const apiNow = api ?? Date.now();
       if (!clockWarned && newest !== undefined && newest > apiNow + CLOCK_SLACK_MS) {
         clockWarned = true;
         const ahead = `${new Date(newest).toISOString()}, ${Math.round((newest - apiNow) / 1000)} s after`;
-        r.log.warn(batch.serverTime !== undefined
+        r.log.warn(api !== undefined
           ? `${r.app}: the API has logs dated in the future, up to ${ahead} the API's own clock (its Date header); they are delivered once their time plus --ingest_delay has passed`
           : `${r.app}: the API has logs created up to ${ahead} this host's clock: is its clock behind? (logs wait until it passes their time plus --ingest_delay)`);
       }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { linkProblemSync } from './links.js';
+import { trustedPath } from './links.js';
 
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
@@ -76,11 +76,13 @@ export async function createLogger(o: LogOptions): Promise<Logger> {
   };
   if (o.file) {
     try {
-      mkdirSync(dirname(o.file), { recursive: true });
-      const link = linkProblemSync(o.file);
-      if (link) throw Object.assign(new Error(link), { code: link });
+      // a link on the path only when this user or root made it (links.ts); rotating-file-stream
+      // then works on the resolved path
+      const t = trustedPath(o.file);
+      if (t.why !== undefined) throw Object.assign(new Error(t.why), { code: t.why });
+      const path = t.path;
+      mkdirSync(dirname(path), { recursive: true });
       const rfs = await import('rotating-file-stream');
-      const path = o.file;
       file = rfs.createStream((index) => (index ? `${path}.${index}` : path) as string, { size: LOG_ROTATE_SIZE, rotate: LOG_BACKUPS });
       file.on('error', failFile);
     } catch (e) {

@@ -56,8 +56,10 @@ export interface StartPoint {
   gap?: { from: string; to: string; seconds: number };
 }
 
+/** The oldest time the API keeps, by a clock reading `now`. */
+const retentionEdge = (now: number): number => now - RETENTION_DAYS * 86_400_000;
 /** The oldest time a run starts at, by a clock reading `now`: inside the retention by a margin. */
-export const oldestStart = (now: number): number => now - RETENTION_DAYS * 86_400_000 + RETENTION_MARGIN_MS;
+export const oldestStart = (now: number): number => retentionEdge(now) + RETENTION_MARGIN_MS;
 
 /**
  * How far inside the retention a marker or --start_date must be to be used as it is: one still
@@ -79,7 +81,7 @@ export function startPoint(stored: Marker | undefined, o: Pick<RunOptions, 'star
     return { start: new Date(oldest).toISOString(), replaceMarker: false };
   }
   const startMs = apiTimeMs(sp.start);
-  if (startMs < now - RETENTION_DAYS * 86_400_000 + KEEP_INSIDE_MS) {
+  if (startMs < retentionEdge(now) + KEEP_INSIDE_MS) {
     const to = new Date(oldest).toISOString();
     return {
       start: to,

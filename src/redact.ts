@@ -28,21 +28,3 @@ export function urlPasswords(v: string | undefined): string[] {
   }
 }
 
-/**
- * The command line with its secrets masked: `-p`/`--proxy_password` values and a proxy URL's
- * password (`--proxy`), for the process title. `ps` and /proc/PID/cmdline show every argument to
- * every local user while a run goes on.
- */
-export function maskedArgs(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if ((a === '-p' || a === '--proxy_password') && i + 1 < argv.length) out.push(a, '***'), i++;
-    else if (a.startsWith('--proxy_password=')) out.push('--proxy_password=***');
-    else if (a.startsWith('-p') && !a.startsWith('--') && a.length > 2) out.push('-p***');
-    else if (a === '--proxy' && i + 1 < argv.length) out.push(a, redactUserinfo(argv[++i]!));
-    else if (a.startsWith('--proxy=')) out.push(`--proxy=${redactUserinfo(a.slice(8))}`);
-    else out.push(a);
-  }
-  return out;
-}

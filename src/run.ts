@@ -14,10 +14,12 @@ import type { ClientContext } from './source/client.js';
 import { firstQuery } from './source/pager.js';
 import { acquireLock, LOCK_STALE_MS, LOCK_UPDATE_MS, lockHeld, lockMtime, removeDeadLock } from './state/lock.js';
 import { loadState, MarkerStore, STATE_FILE } from './state/marker.js';
-import { clearStatus, diedHere, readStatus, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
+import { clearStatus, diedHere, readStatus, STATUS_FILE, writeStatus, type AppProgress, type JobStatus } from './state/status.js';
+import { removeStaleTemps } from './state/atomic-write.js';
 import { deliverApp } from './deliver.js';
 import { checkSelection, oldestStart, startPoint, filtersFor, filtersKey } from './plan.js';
 import { humanDuration, summaryLine } from './summary.js';
+import { clockCheck } from './clock.js';
 import { heartbeatRecord } from './heartbeat.js';
 import { progressLine } from './progress.js';
 import { VERSION } from './version.js';
@@ -106,6 +108,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     return statusChain;
   };
   try {
+    if (!o.dryRun) await removeStaleTemps(o.stateDir, [STATE_FILE, STATUS_FILE]);
     const previous = await readStatus(o.stateDir);
     if (previous?.result === 'running' && previous.pid !== process.pid) {
       log.warn(`the previous run (pid ${previous.pid}, started ${previous.started_at}) did not finish; resuming from the last checkpoint`);
@@ -134,20 +137,7 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     const deadlineStop = (e: unknown) => stop.signal.reason instanceof Deadline &&
       (e instanceof InterruptedError || (e instanceof OutputError && e.code === 'STOPPED'));
     const now = Date.now();
-    let clockChecked = false;
-    // --ingest_delay and the retention edge are counted on this host's clock; a clock off from the
-    // API's makes logs wait longer (behind) or, were it not for the pager's own cutoff by the API's
-    // time, a marker pass logs not shown yet (ahead). Said once a run, whichever app sees it first.
-    const checkClock = (serverTime: number) => {
-      if (clockChecked) return;
-      clockChecked = true;
-      // the Date header has whole seconds, and the answer took some time to arrive
-      const skew = Math.round((serverTime - Date.now()) / 1000);
-      if (Math.abs(skew) <= CLOCK_TOLERANCE_S) return;
-      log.warn(skew > 0
-        ? `this host's clock is ${humanDuration(skew)} behind the API's (its Date header): logs wait that much longer than --ingest_delay; set the clock right (NTP)`
-        : `this host's clock is ${humanDuration(-skew)} ahead of the API's (its Date header): logs are cut off at the API's time minus --ingest_delay instead; set the clock right (NTP)`);
-    };
+    const checkClock = clockCheck(log);
 
     await Promise.all(o.apps.map((app) => limit(async () => {
       const progress: AppProgress = { delivered: 0, duplicates: 0, pages: 0, retries: 0, truncated: 0 };
@@ -276,9 +266,6 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     await lock.release();
   }
 }
-
-/** How far this host's clock may be from the API's before a run says so (seconds). */
-const CLOCK_TOLERANCE_S = 60;
 
 /** Set while a run is on: records a forced exit (the watchdog's) in last_job.status. */
 export let lastWords: ((why: string, result: 'failed' | 'interrupted') => Promise<void>) | undefined;

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, release, tmpdir, platform } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { redactArgv } from '../flags.js';
 import { redactUserinfo } from '../redact.js';
+import { trustedPath } from '../links.js';
 import { STATE_FILE } from '../state/marker.js';
 import { STATUS_FILE } from '../state/status.js';
 import { LOG_BACKUPS } from '../log.js';
@@ -81,57 +82,32 @@ function inWindow(line: string, from?: string, to?: string): boolean {
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0; // a FIFO planted in place of a file must not hang bundle
-const MAX_LINKS = 8;
 
 /**
- * Opens a file for the bundle without following a symbolic link that someone other than root or
- * the running user owns: the state and log directories belong to the service user, and a link it
- * planted there (to /etc/shadow, say) must not put a file only root may read into a bundle made
- * by root. The last hop is always opened with O_NOFOLLOW, so a link swapped in after the
- * ownership check is not followed either. A link owned by root or by the running user (an
- * admin's own) is followed. Returns undefined when there is no such file, or why it was skipped.
+ * Opens a file for the bundle. The state and log directories belong to the service user, and a
+ * link it planted there (to /etc/shadow, say) must not put a file only root may read into a
+ * bundle made by root: links on the path are followed only when root or the running user made
+ * them (links.ts), and the file itself is opened with O_NOFOLLOW, so one swapped in after the
+ * check is not followed either. Undefined when there is no such file, or why it was skipped.
  */
-function openForBundle(path: string, depth = 0): { fd: number } | { skipped: string } | undefined {
-  const it = depth === 0 ? 'it' : path; // the skip reasons follow the name of the file asked for
+function openForBundle(path: string): { fd: number } | { skipped: string } | undefined {
+  const t = trustedPath(path);
+  if (t.why !== undefined) return { skipped: t.why };
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    fd = openSync(t.path, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return depth === 0 ? undefined : { skipped: `the link leads to ${path}, which does not exist` };
-    if (code !== 'ELOOP') return { skipped: `cannot read ${it} (${code ?? String(e)})` };
-    return followLink(path, depth);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    return { skipped: code === 'ELOOP' ? 'it became a symbolic link while being read; not followed' : `cannot read it (${code ?? String(e)})` };
   }
   try {
     if (fstatSync(fd).isFile()) return { fd };
     closeSync(fd);
-    return { skipped: `${it} is not a regular file` };
+    return { skipped: 'it is not a regular file' };
   } catch (e) {
     closeSync(fd);
-    return { skipped: `cannot read ${it} (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
-  }
-}
-
-function followLink(path: string, depth: number): { fd: number } | { skipped: string } | undefined {
-  if (depth >= MAX_LINKS) return { skipped: `more than ${MAX_LINKS} symbolic links in a row; not followed` };
-  const me = process.geteuid?.() ?? -1;
-  const trusted = (uid: number) => uid === 0 || uid === me;
-  const it = depth === 0 ? 'it' : path;
-  try {
-    const st = lstatSync(path);
-    if (!st.isSymbolicLink()) return { skipped: `${it} changed while being read; not read` };
-    if (!trusted(st.uid)) {
-      return { skipped: `${it} is a symbolic link owned by uid ${st.uid}, neither root nor the user running bundle (uid ${me}); not followed` };
-    }
-    const target = readlinkSync(path);
-    const again = lstatSync(path); // the link read is the one checked
-    if (!again.isSymbolicLink() || again.ino !== st.ino || again.dev !== st.dev || !trusted(again.uid)) {
-      return { skipped: `${it} changed while being read; not followed` };
-    }
-    return openForBundle(resolve(dirname(path), target), depth + 1);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' && depth === 0 ? undefined : { skipped: `cannot read ${it} (${code ?? String(e)})` };
+    return { skipped: `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
   }
 }
 

@@ -1,7 +1,6 @@
-import { isIP } from 'node:net';
 import type { LogRecord } from '../types.js';
 import { isExact } from '../exact-numbers.js';
-import { cutUtf8, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { cutUtf8, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
 import { apiTimeMs, sameAsIso } from '../time.js';
 
@@ -65,7 +64,7 @@ const custom = (field: string, key: string, label: string, check?: (v: unknown) 
 const STANDARD: readonly Mapped[] = [
   std('message', 'msg', 1023),
   std('user', 'suser', 1023),
-  std('host', 'src', 0, (v) => typeof v === 'string' && isIP(v) !== 0, 'shost'),
+  std('host', 'src', 0, (v) => typeof v === 'string' && isAddress(v), 'shost'),
   std('service', 'destinationServiceName', 1023),
   std('activity_type', 'act', 63),
   std('user_agent', 'requestClientApplication', 1023),

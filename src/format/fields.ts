@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { unmark, unmarkJson } from '../exact-numbers.js';
 import type { LogRecord } from '../types.js';
 
@@ -133,4 +134,12 @@ export function fitPairs(pairs: Pair[], render: (p: Pair[]) => string, ctx: Form
     size = Buffer.byteLength(line, 'utf8');
   }
   return line;
+}
+
+/**
+ * An IP address a SIEM's address key (CEF and LEEF `src`) takes: IPv4 or IPv6, without an IPv6
+ * zone (`fe80::1%eth0`, which Node accepts and ArcSight/QRadar do not).
+ */
+export function isAddress(v: string): boolean {
+  return isIP(v) !== 0 && !v.includes('%');
 }

@@ -1,7 +1,6 @@
-import { isIP } from 'node:net';
 import type { LogRecord } from '../types.js';
 
-import { fitPairs, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { fitPairs, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, type Emit, type UniqueKeys } from './line.js';
 import { isWord } from './cef.js';
 import { LEEF_PREDEFINED_KEYS } from './leef-keys.js';
@@ -107,7 +106,7 @@ function leefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
     const v = r[m.field];
     if (v === undefined && !Object.hasOwn(r, m.field)) continue;
     const value = text(v);
-    emit(m.key === 'src' && isIP(value) === 0 ? HOST_NAME_KEY : m.key, value, m.keep);
+    emit(m.key === 'src' && !isAddress(value) ? HOST_NAME_KEY : m.key, value, m.keep);
   }
   // devTime holds milliseconds: a created_timestamp that says more (microseconds, its zone) is
   // also carried as it came

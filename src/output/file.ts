@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { linkProblem } from '../links.js';
+import { trustedPath } from '../links.js';
 import { OutputError } from '../errors.js';
 import { encodeLines } from './encode.js';
 import { turns } from './turns.js';
@@ -15,15 +15,18 @@ export interface FileOptions {
 }
 
 /**
- * Opens PATH to append, creating it 0640. A symbolic link there is followed only when this user
- * or root made it (links.ts); anything else is opened with O_NOFOLLOW, so a link put there after
- * the check fails the open instead of being followed.
+ * Opens the file to append, creating it 0640, with O_NOFOLLOW: `path` is already resolved
+ * (links.ts), so a link put there since fails the open instead of being followed.
  */
-async function openAppend(path: string): Promise<FileHandle> {
-  const link = await linkProblem(path);
-  if (link.why) throw Object.assign(new Error(link.why), { code: link.why });
-  if (link.isLink) return open(path, 'a', 0o640);
+function openAppend(path: string): Promise<FileHandle> {
   return open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+}
+
+/** `path` with its links resolved, when only this user or root made them (links.ts). */
+function resolvedPath(path: string): string {
+  const t = trustedPath(path);
+  if (t.why !== undefined) throw Object.assign(new Error(t.why), { code: t.why });
+  return t.path;
 }
 
 /**
@@ -35,6 +38,8 @@ async function openAppend(path: string): Promise<FileHandle> {
  */
 export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => undefined): Output {
   let fh: FileHandle | undefined;
+  let path = o.path; // o.path with its links resolved at open (links.ts): writes, renames and checks use it
+  let reopenError: unknown; // PATH could not be opened again after an outside rename
   let size = 0;
   let tailChecked = false;
   const rotating = o.maxBytes > 0 && o.backupCount > 0;
@@ -49,26 +54,57 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
   };
 
   async function reopen(): Promise<void> {
-    fh = await openAppend(o.path);
+    fh = await openAppend(path);
     size = (await fh.stat()).size;
+  }
+
+  const goneError = (gone: string) =>
+    // not checkpointed: the next run writes these lines again, to the file then at PATH
+    new OutputError(`output file ${o.path} ${gone} during the run (log rotation? use logrotate's create, not copytruncate, and delaycompress); stopped: the next run writes the unconfirmed logs again`, 0, 'EGONE');
+
+  /**
+   * PATH was renamed (logrotate's create): the lines so far are in the renamed file, fsynced, and
+   * count as delivered; the next ones go to the file now at PATH. If it cannot be opened, the next
+   * write fails with why, and the lines already in the renamed file still count.
+   */
+  async function followRename(): Promise<void> {
+    await fh!.close().catch(() => undefined);
+    fh = undefined;
+    tailChecked = false;
+    try {
+      await reopen();
+    } catch (e) {
+      reopenError = e;
+      return;
+    }
+    warn(`output file ${o.path} was renamed during the run (log rotation); the lines before are in the renamed file, the next ones go to ${o.path}`);
   }
 
   async function rotate(): Promise<void> {
     await fh!.sync(); // what went into PATH is on disk before PATH becomes PATH.1
+    // renamed by someone else meanwhile, PATH is now another file: renaming it over PATH.1 would
+    // destroy the lines in PATH.1, which were ours
+    const gone = await stillOurs();
+    if (gone === 'renamed') {
+      await followRename();
+      if (!fh) throw reopenError;
+      return;
+    }
+    if (gone) throw goneError(gone);
     const was = await fh!.stat();
     await fh!.close();
     fh = undefined;
     for (let i = o.backupCount - 1; i >= 1; i--) {
-      await rename(`${o.path}.${i}`, `${o.path}.${i + 1}`).catch((e: NodeJS.ErrnoException) => {
+      await rename(`${path}.${i}`, `${path}.${i + 1}`).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ENOENT') throw e;
       });
     }
-    await rename(o.path, `${o.path}.1`);
+    await rename(path, `${path}.1`);
     await reopen();
     await keepAccess(was);
     // the renames and the new PATH are durable before a page in it is confirmed (a power loss
     // must not leave the marker past lines whose file has no directory entry)
-    await syncDirectory(dirname(o.path));
+    await syncDirectory(dirname(path));
   }
 
   /**
@@ -98,7 +134,7 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
     tailChecked = true;
     if (size === 0) return;
     const last = Buffer.alloc(1);
-    const rh = await open(o.path, 'r').catch(() => undefined); // unreadable: nothing to learn
+    const rh = await open(path, 'r').catch(() => undefined); // unreadable: nothing to learn
     if (!rh) return;
     try {
       const { bytesRead } = await rh.read(last, 0, 1, size - 1);
@@ -133,7 +169,7 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
    * truncated, the lines since are in no file: not delivered.
    */
   async function stillOurs(): Promise<'renamed' | 'was removed' | 'was truncated' | undefined> {
-    const [mine, there] = await Promise.all([fh!.stat(), stat(o.path).catch(() => undefined)]);
+    const [mine, there] = await Promise.all([fh!.stat(), stat(path).catch(() => undefined)]);
     if (mine.nlink === 0) return 'was removed';
     if (mine.size < size) return 'was truncated';
     if (!there || there.ino !== mine.ino || there.dev !== mine.dev) return 'renamed';
@@ -144,17 +180,18 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
     name: 'FILE',
     async open() {
       try {
-        await mkdir(dirname(o.path), { recursive: true });
-        const st = await stat(o.path).catch(() => undefined);
+        path = resolvedPath(o.path);
+        await mkdir(dirname(path), { recursive: true });
+        const st = await stat(path).catch(() => undefined);
         if (st && !st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
         await reopen();
-        if (!st) await syncDirectory(dirname(o.path)); // a new file's entry, as for a rotation
+        if (!st) await syncDirectory(dirname(path)); // a new file's entry, as for a rotation
       } catch (e) {
         throw fail(e, 0);
       }
     },
     write: (lines) => exclusive(async () => {
-      if (!fh) throw new OutputError(`output file ${o.path}: not open`);
+      if (!fh) throw fail(reopenError ?? Object.assign(new Error('not open'), { code: 'not open' }), 0);
       let delivered = 0;
       try {
         if (!tailChecked) await endCutLine();
@@ -181,33 +218,25 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
         if (start < lines.length) await writeChunk(encodeLines(lines.slice(start)));
         delivered = lines.length;
       } catch (e) {
-        throw fail(e, delivered);
+        // a file removed or cut meanwhile: the lines since the last confirm are in no file, which
+        // the confirm that deliver.ts runs before counting them finds again
+        throw e instanceof OutputError ? new OutputError(e.message, delivered, e.code) : fail(e, delivered);
       }
     }),
     // one fsync per page (deliver.ts calls confirm before the marker moves), not per paced chunk
     confirm: () => exclusive(async () => {
+      // none open: PATH was renamed and could not be opened again; what was written is in the
+      // renamed file (followRename), and the next write says why
+      if (!fh) return;
       let gone: string | undefined;
       try {
-        await fh?.sync();
-        if (fh) gone = await stillOurs();
+        await fh.sync();
+        gone = await stillOurs();
       } catch (e) {
         throw fail(e, 0);
       }
-      if (gone === 'renamed') {
-        // the page is in the renamed file: delivered; the next one goes to the file now at PATH
-        try {
-          await fh!.close();
-          fh = undefined;
-          tailChecked = false;
-          await reopen();
-        } catch (e) {
-          throw fail(e, 0);
-        }
-        warn(`output file ${o.path} was renamed during the run (log rotation); the lines before are in the renamed file, the next ones go to ${o.path}`);
-      } else if (gone) {
-        // this page is not checkpointed: the next run writes it again, to the file now at PATH
-        throw new OutputError(`output file ${o.path} ${gone} during the run (log rotation? use logrotate's create, not copytruncate, and delaycompress); stopped: the next run writes the unconfirmed logs again`, 0, 'EGONE');
-      }
+      if (gone === 'renamed') await followRename();
+      else if (gone) throw goneError(gone);
     }),
     async close() {
       await fh?.close().catch(() => undefined);

@@ -14,10 +14,15 @@ export interface Page {
   serverTime?: number;
 }
 
-/** An HTTP Date header as epoch ms (it has whole seconds: the API's time is at most 1 s later). */
-function serverTime(value: string | string[] | undefined): number | undefined {
+/**
+ * An HTTP date (Date, Retry-After) as epoch ms. All three forms RFC 9110 makes recipients read are
+ * UTC; asctime's (`Sun Nov  6 08:49:37 1994`) names no zone, which Date.parse would take as this
+ * host's local time.
+ */
+export function httpDate(value: string | string[] | undefined): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
-  const ms = v ? Date.parse(v) : NaN;
+  if (!v) return undefined;
+  const ms = Date.parse(/\b(GMT|UTC|UT)\b|[+-]\d{4}\s*$/.test(v) ? v : `${v} GMT`);
   return Number.isFinite(ms) ? ms : undefined;
 }
 
@@ -107,8 +112,8 @@ function retryAfterMs(value: string | string[] | undefined): number | undefined 
   if (!v) return undefined;
   const secs = Number(v);
   if (Number.isFinite(secs) && secs >= 0) return Math.min(secs, MAX_RETRY_AFTER_S) * 1000;
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - Date.now()), MAX_RETRY_AFTER_S * 1000);
+  const date = httpDate(v);
+  return date === undefined ? undefined : Math.min(Math.max(0, date - Date.now()), MAX_RETRY_AFTER_S * 1000);
 }
 
 function networkError(e: unknown, what: string): ApiError {
@@ -154,14 +159,14 @@ export async function fetchPage(ctx: ClientContext, pathAndQuery: string, what: 
         if (res.statusCode === 200) {
           page = parsePage(body, release, what);
           if (page) {
-            page.serverTime = serverTime(res.headers.date);
+            page.serverTime = httpDate(res.headers.date);
             return page;
           }
           err = new ApiError(`API answered 200 for ${what} with a body that is not a logs page (${body.length === 0 ? 'empty' : bodySnippet(bodyText(body), ctx.config).slice(0, 60)})`, 200, true);
         } else {
           const location = res.headers.location;
           err = classify(res.statusCode, bodyText(body), ctx, what, Array.isArray(location) ? location[0] : location);
-          err.serverTime = serverTime(res.headers.date);
+          err.serverTime = httpDate(res.headers.date);
           // RFC 9110 gives Retry-After to 503 too (maintenance), as the old agent's urllib3 read it
           if (res.statusCode === 429 || res.statusCode === 503) waitMs = retryAfterMs(res.headers['retry-after']);
         }

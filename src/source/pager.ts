@@ -6,6 +6,7 @@ import { fetchPage, type ClientContext } from './client.js';
 import type { PageLogs } from './page-json.js';
 import { Dedup } from './dedup.js';
 import { apiTimeMs } from '../time.js';
+import { believable } from '../clock.js';
 
 export interface Filters {
   severity?: string[];
@@ -107,17 +108,18 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     try {
       page = await fetchPage(ctx, path, what);
     } catch (e) {
-      const to = pageNo === 1 && followed.size === 1 ? outOfRetention(e, o) : undefined;
+      const to = pageNo === 1 ? outOfRetention(e, o) : undefined;
       if (to === undefined) throw e;
-      // the same first query from the oldest time the API's clock allows, once (followed.size)
-      await o.retention!.onClamp(o.start, to);
-      dedup = new Dedup(undefined, apiTimeMs(to));
+      // the same first query from the oldest time the API's clock allows, once; the gap is
+      // recorded (and the marker moved) only once the API has answered it
       path = firstQuery(ctx.config.tenant, { ...o, start: to });
       followed.add(path);
       page = await fetchPage(ctx, path, what);
+      await o.retention!.onClamp(o.start, to);
+      dedup = new Dedup(undefined, apiTimeMs(to));
     }
     const fetchMs = performance.now() - t0;
-    if (until !== undefined && o.ingestDelayMs !== undefined && page.serverTime !== undefined) {
+    if (until !== undefined && o.ingestDelayMs !== undefined && believable(page.serverTime)) {
       // the header has whole seconds: the API's clock read up to 999 ms more when it answered
       until = Math.min(until, page.serverTime + 999 - o.ingestDelayMs);
     }
@@ -166,7 +168,9 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
  * allowed); undefined for any other error, which stays an error.
  */
 function outOfRetention(e: unknown, o: PagerOptions): string | undefined {
-  if (!o.retention || !(e instanceof ApiError) || e.status !== 400 || e.serverTime === undefined) return undefined;
+  // the contract's 400 for it says "retention"; any other 400 (a proxy's, a load balancer's) is no
+  // reason to move a marker
+  if (!o.retention || !(e instanceof ApiError) || e.status !== 400 || !/retention/i.test(e.message) || !believable(e.serverTime)) return undefined;
   const oldest = o.retention.oldest(e.serverTime);
   return apiTimeMs(o.start) < oldest ? new Date(oldest).toISOString() : undefined;
 }

@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -53,5 +53,17 @@ export async function syncDirectory(dir: string): Promise<void> {
     /* some filesystems refuse fsync on a directory; the data files are synced on their own */
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Removes the temp files of `names` that runs killed mid-write left behind (their pid is in the
+ * name; nothing else would ever remove them). Called by the run holding the lock, which alone
+ * writes these files now.
+ */
+export async function removeStaleTemps(dir: string, names: readonly string[]): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const m = /^\.(.+)\.(\d+)\.\d+\.tmp$/.exec(entry);
+    if (m && names.includes(m[1]!) && Number(m[2]) !== process.pid) await unlink(join(dir, entry)).catch(() => undefined);
   }
 }

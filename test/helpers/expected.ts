@@ -43,7 +43,7 @@ export function cefExpected(r: LogRecord, app = 'Investigate'): Record<string, s
     if (k === 'longitude') key = typeof v === 'number' ? 'slong' : undefined;
     if (k === 'threat_score') key = Number.isSafeInteger(v) ? 'cn1' : undefined;
     // src is an IP address; a host name goes to shost
-    if (k === 'host') key = typeof v === 'string' && isIP(v) !== 0 ? 'src' : typeof v === 'string' && v !== '' ? 'shost' : undefined;
+    if (k === 'host') key = typeof v === 'string' && isIP(v) !== 0 && !v.includes('%') ? 'src' : typeof v === 'string' && v !== '' ? 'shost' : undefined;
     key ??= `ad.${sanitise(k)}`;
     if (!put(key, k, asText(v))) return undefined;
   }
@@ -69,7 +69,7 @@ export function leefExpected(r: LogRecord, app = 'Investigate'): Record<string, 
   const reserved = new Set(['devTime', 'devTimeFormat', 'sev', 'cat', 'externalId', 'usrName', 'src', 'srcHostName', 'identSecondIp', ...LEEF_PREDEFINED]);
   for (const [k, v] of Object.entries(r)) {
     if (k === 'created_timestamp') continue;
-    const own = k === '_id' ? 'externalId' : k === 'user' ? 'usrName' : k === 'host' ? (isIP(rawText(v)) !== 0 ? 'src' : 'srcHostName') : undefined;
+    const own = k === '_id' ? 'externalId' : k === 'user' ? 'usrName' : k === 'host' ? (isIP(rawText(v)) !== 0 && !rawText(v).includes('%') ? 'src' : 'srcHostName') : undefined;
     const key = own ?? sanitise(k);
     // a field taking a reserved key is numbered (key_2): covered by the _2 rule, not this check
     if (own === undefined && reserved.has(key)) return undefined;
