@@ -17,6 +17,7 @@ need=()
 command -v syslog-ng >/dev/null 2>&1 || need+=(syslog-ng-core)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v strace >/dev/null 2>&1 || need+=(strace) # the FILE fsync-per-page test watches system calls
+command -v logrotate >/dev/null 2>&1 || need+=(logrotate) # the FILE output renamed by logrotate mid-run
 for lib in liblognorm5 libfastjson4 libestr0; do
   dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
 done

@@ -108,7 +108,6 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
     return statusChain;
   };
   try {
-    if (!o.dryRun) await removeStaleTemps(o.stateDir, [STATE_FILE, STATUS_FILE]);
     const previous = await readStatus(o.stateDir);
     if (previous?.result === 'running' && previous.pid !== process.pid) {
       log.warn(`the previous run (pid ${previous.pid}, started ${previous.started_at}) did not finish; resuming from the last checkpoint`);
@@ -123,6 +122,8 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
         await clearStatus(o.stateDir).catch(() => undefined);
         throw new StateError(`state directory ${o.stateDir} is not writable (${e.code ?? e.message})`);
       });
+      // once the status says this run holds the lock (a kill before that leaves a lock no status explains)
+      await removeStaleTemps(o.stateDir, [STATE_FILE, STATUS_FILE]);
     }
     output = await openOutput(o, (msg) => log.warn(msg));
     const datagrams = o.output.kind === 'SYSLOG' || (o.output.kind === 'REMOTE' && o.output.socketType === 'UDP');
