@@ -207,7 +207,9 @@ XDG_CACHE_HOME=/var/cache
 # that line and HTTPS_PROXY/HTTP_PROXY/NO_PROXY ones (moved here, before the job)
 EOF
       [ "${#KEEP[@]}" -eq 0 ] || printf '%s\n' "${KEEP[@]}"
-      printf '%s\n' "*/10 * * * * $USER_NAME $CRON_CMD >/dev/null"
+      # exec: the shell cron starts would otherwise stay the agent's parent for the whole run, its
+      # command line (the job line: a -p password in --flags) shown to every user by ps
+      printf '%s\n' "*/10 * * * * $USER_NAME exec $CRON_CMD >/dev/null"
     } | put "$CRON" 600
     ;;
   systemd)

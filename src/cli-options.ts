@@ -1,5 +1,5 @@
 import { accessSync, constants } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { proxyUrl } from './source/proxy-url.js';
 import { UsageError } from './errors.js';
 import { FACILITIES, isoDay, oneOf, positiveNumber, redactArgv, seconds, splitList, wholeNumber } from './flags.js';
@@ -7,6 +7,12 @@ import { SIEM_FORMAT } from './format/index.js';
 import { headerer } from './output/framing.js';
 import { APPS, SEVERITIES, type AppName } from './types.js';
 import type { OutputSpec, RunOptions } from './options.js';
+
+/**
+ * An absolute path that keeps its `..`: `resolve()` drops `link/..` as text, where the kernel
+ * goes up from the link's target (links.ts walks it as the kernel does).
+ */
+const absolute = (p: string): string => (isAbsolute(p) ? p : `${process.cwd()}/${p}`);
 
 /** What commander hands us: strings as typed. */
 export interface RawFlags {
@@ -54,7 +60,7 @@ function outputSpec(f: RawFlags): OutputSpec {
   switch (kind) {
     case 'FILE': {
       if (!f.filename) throw new UsageError('-o FILE needs -f/--filename PATH');
-      return { kind, path: resolve(f.filename), maxBytes: wholeNumber('--max_bytes', f.max_bytes, 0)!, backupCount: wholeNumber('--backup_count', f.backup_count, 0, 999)! };
+      return { kind, path: absolute(f.filename), maxBytes: wholeNumber('--max_bytes', f.max_bytes, 0)!, backupCount: wholeNumber('--backup_count', f.backup_count, 0, 999)! };
     }
     case 'STREAM':
       return { kind, stream: oneOf('-s/--stream', f.stream, ['STDOUT', 'STDERR'] as const, (s) => s.toUpperCase()) };

@@ -1,5 +1,6 @@
 import { lstatSync, readlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
+import { isUtf8 } from 'node:buffer';
 
 /*
  * Files the agent writes or reads by name (the FILE output, its own log, what `bundle` copies)
@@ -10,8 +11,9 @@ import { join, resolve } from 'node:path';
  * link anywhere on the path is followed only when this user or root made it, as Linux's
  * fs.protected_symlinks does for links in shared directories (off on some hosts); an
  * administrator's own link keeps working. What is checked is the path as it is now: a link
- * swapped in between the check and the open is not caught, except at the last component, which
- * callers open with O_NOFOLLOW.
+ * swapped in between the check and the open is not caught, except at the last component where
+ * the caller opens it with O_NOFOLLOW (the FILE output, bundle; rotating-file-stream opens the
+ * agent's log by name).
  */
 
 const MAX_HOPS = 40; // as Linux's own limit on links in one lookup
@@ -20,14 +22,22 @@ const euid = () => (typeof process.geteuid === 'function' ? process.geteuid() : 
 
 /**
  * `path` with every symbolic link on it resolved, or why one must not be followed. Components
- * that do not exist yet are kept as they are (a file or directories the caller creates).
+ * that do not exist yet are kept as they are (a file or directories the caller creates). `..` is
+ * taken as the kernel takes it, after the link before it is followed (`current/../x` with
+ * `current` a link is the target's parent's `x`), not dropped with that link beforehand.
  */
 export function trustedPath(path: string): { path: string; why?: undefined } | { why: string } {
   const me = euid();
-  let rest = resolve(path).split('/').filter(Boolean);
+  let rest = (isAbsolute(path) ? path : `${process.cwd()}/${path}`).split('/');
   let done = '/'; // resolved so far: no links in it
   for (let hops = 0; rest.length > 0;) {
-    const next = join(done, rest.shift()!);
+    const name = rest.shift()!;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      done = dirname(done);
+      continue;
+    }
+    const next = join(done, name);
     let st;
     try {
       st = lstatSync(next);
@@ -42,14 +52,24 @@ export function trustedPath(path: string): { path: string; why?: undefined } | {
     }
     if (st.uid !== 0 && st.uid !== me) return { why: `${next} is a symbolic link owned by uid ${st.uid}, neither this user nor root: not followed` };
     if (++hops > MAX_HOPS) return { why: `more than ${MAX_HOPS} symbolic links on the path: not followed` };
-    let target: string;
+    let target: Buffer;
     try {
-      target = readlinkSync(next, 'utf8');
+      target = readlinkSync(next, 'buffer');
     } catch (e) {
       return { why: `cannot read the link ${next} (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
     }
-    rest = [...target.split('/').filter(Boolean), ...rest];
-    if (target.startsWith('/')) done = '/';
+    // paths are strings here (argv, the config): a name that is not UTF-8 could not be written back
+    if (!isUtf8(target)) return { why: `${next} is a symbolic link to a name that is not UTF-8: give the path without it` };
+    const to = target.toString('utf8');
+    rest = [...to.split('/'), ...rest];
+    if (to.startsWith('/')) done = '/';
   }
   return { path: done };
+}
+
+/** trustedPath's path, or an error (code ELINK) saying why it must not be used. */
+export function trustedPathOrThrow(path: string): string {
+  const t = trustedPath(path);
+  if (t.why !== undefined) throw Object.assign(new Error(t.why), { code: 'ELINK' });
+  return t.path;
 }

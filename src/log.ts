@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { trustedPath } from './links.js';
+import { trustedPathOrThrow } from './links.js';
 
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
@@ -72,15 +72,14 @@ export async function createLogger(o: LogOptions): Promise<Logger> {
     if (fileFailed) return;
     fileFailed = true;
     file = undefined;
-    o.stderr(`siem-agent: cannot write the agent log ${o.file} (${(e as NodeJS.ErrnoException).code ?? String(e)}); continuing without it (--log_file PATH to change)`);
+    const err = e as NodeJS.ErrnoException;
+    o.stderr(`siem-agent: cannot write the agent log ${o.file} (${err.code === 'ELINK' ? err.message : err.code ?? String(e)}); continuing without it (--log_file PATH to change)`);
   };
   if (o.file) {
     try {
       // a link on the path only when this user or root made it (links.ts); rotating-file-stream
       // then works on the resolved path
-      const t = trustedPath(o.file);
-      if (t.why !== undefined) throw Object.assign(new Error(t.why), { code: t.why });
-      const path = t.path;
+      const path = trustedPathOrThrow(o.file);
       mkdirSync(dirname(path), { recursive: true });
       const rfs = await import('rotating-file-stream');
       file = rfs.createStream((index) => (index ? `${path}.${index}` : path) as string, { size: LOG_ROTATE_SIZE, rotate: LOG_BACKUPS });

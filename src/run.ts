@@ -201,15 +201,13 @@ export async function run(o: RunOptions, log: Logger, stop: AbortController): Pr
           },
         });
         progress.marker = marker?.timestamp;
-      } catch (e) {
+      } catch (caught) {
+        // a stop at --max_runtime is no error when the run got somewhere; one that never had a
+        // page, run after run, would look healthy while nothing arrives
+        const e = deadlineStop(caught) && progress.pages === 0
+          ? new ApiError(`${app}: stopped at --max_runtime ${o.maxRuntimeS} s before the API answered a page (a slow API or proxy; retries are in the log)`)
+          : caught;
         if (!deadlineStop(e)) progress.error = describe(e);
-        else if (progress.pages === 0) {
-          // a stop at --max_runtime is no error when the run got somewhere; one that never had a
-          // page, run after run, would look healthy while nothing arrives
-          const slow = new ApiError(`${app}: stopped at --max_runtime ${o.maxRuntimeS} s before the API answered a page (a slow API or proxy; retries are in the log)`);
-          progress.error = describe(slow);
-          failures.push(slow);
-        }
         failures.push(e);
         // the output is shared: once it fails, the other app must stop too
         if (e instanceof OutputError && !stop.signal.aborted) stop.abort(e);

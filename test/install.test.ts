@@ -46,7 +46,7 @@ describe('install.sh --prefix', () => {
     expect(existsSync(join(prefix, 'opt/siem-agent/test'))).toBe(false);
     for (const d of ['var/log/siem-agent', 'etc/siem-agent']) expect(statSync(join(prefix, d)).mode & 0o777).toBe(0o750);
     const cron = readFileSync(join(prefix, 'etc/cron.d/siem-agent'), 'utf8');
-    expect(cron).toMatch(new RegExp(`^\\*/10 \\* \\* \\* \\* siem-agent /usr/local/bin/siem-agent --config /etc/siem-agent/config.json ${flags} >/dev/null$`, 'm'));
+    expect(cron).toMatch(new RegExp(`^\\*/10 \\* \\* \\* \\* siem-agent exec /usr/local/bin/siem-agent --config /etc/siem-agent/config.json ${flags} >/dev/null$`, 'm'));
     expect(statSync(join(prefix, 'etc/cron.d/siem-agent')).mode & 0o777).toBe(0o600); // it may hold SIEM_AGENT_PROXY_PASSWORD
     // the user has no home: Node's compile cache goes to a directory of its own (bin/compile-cache.js)
     expect(cron).toMatch(/^XDG_CACHE_HOME=\/var\/cache$/m);

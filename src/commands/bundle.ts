@@ -111,6 +111,16 @@ function openForBundle(path: string): { fd: number } | { skipped: string } | und
   }
 }
 
+/** Writes `data` to `path` (resolved by trustedPath), never through a link put there since; 0600: it holds logs. */
+function writeNoFollow(path: string, data: Buffer): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | O_NOFOLLOW, 0o600);
+  try {
+    writeFileSync(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `siem-agent bundle`: a tar.gz for support. */
 export async function bundle(f: BundleFlags): Promise<number> {
   const from = windowDay('--date_from', f.date_from);
@@ -122,6 +132,9 @@ export async function bundle(f: BundleFlags): Promise<number> {
   const stateDir = resolve(f.state_dir ?? dirname(configPath));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = resolve(f.out_file ?? `siem-agent-bundle-${stamp}.tar.gz`);
+  // written, not read: a link planted at --out_file must not have root overwrite what it names
+  const outPath = trustedPath(out);
+  if (outPath.why !== undefined) throw new UsageError(`--out_file ${out}: ${outPath.why}`);
   const skipped: string[] = [];
   /** A file's bytes (see openForBundle); undefined when it is absent or skipped (noted). */
   const read = (path: string): Buffer | undefined => {
@@ -145,8 +158,11 @@ export async function bundle(f: BundleFlags): Promise<number> {
   execFileSync('mkdir', ['-p', dir]);
   try {
     const logs: string[] = [];
+    // the agent rotates its log beside the file an (admin's) link names, so its backups are there
+    const resolved = trustedPath(f.log_file);
+    const logBase = resolved.why === undefined ? resolved.path : f.log_file;
     for (let i = LOG_BACKUPS; i >= 0; i--) {
-      const text = read(i === 0 ? f.log_file : `${f.log_file}.${i}`)?.toString('utf8');
+      const text = read(i === 0 ? f.log_file : `${logBase}.${i}`)?.toString('utf8');
       if (text !== undefined) logs.push(...text.split('\n').filter((l) => l !== '' && inWindow(l, from, to)));
     }
     writeFileSync(join(dir, 'siem_agent.log'), logs.length ? `${logs.join('\n')}\n` : '');
@@ -173,7 +189,9 @@ export async function bundle(f: BundleFlags): Promise<number> {
       `log window days: this host's time zone (${zoneLabel()}), as the text log writes them; JSON lines' created_at (UTC) converted to it`,
       `last run flags: ${lastFlags}`, ...skipped, '',
     ].join('\n'));
-    execFileSync('tar', ['-czf', out, '-C', work, 'siem-agent-bundle']);
+    const tarball = join(work, 'bundle.tar.gz');
+    execFileSync('tar', ['-czf', tarball, '-C', work, 'siem-agent-bundle']);
+    writeNoFollow(outPath.path, readFileSync(tarball));
     for (const s of skipped) process.stderr.write(`siem-agent: bundle: ${s}\n`);
     process.stdout.write(`${out}\n`);
     return 0;

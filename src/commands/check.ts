@@ -1,3 +1,4 @@
+import { trustedPath } from '../links.js';
 import { access, constants, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { loadConfig } from '../config.js';
@@ -89,7 +90,11 @@ export async function check(f: RawFlags): Promise<number> {
 }
 
 /** Why the agent could not write `path` (creating it and its directories as a run would), or undefined. */
-async function fileWritable(path: string): Promise<string | undefined> {
+async function fileWritable(asked: string): Promise<string | undefined> {
+  // a link the run would refuse (links.ts) is a FAIL here too
+  const t = trustedPath(asked);
+  if (t.why !== undefined) return t.why;
+  const path = t.path;
   const st = await stat(path).catch(() => undefined);
   if (st && !st.isFile()) return 'not a regular file';
   // the file itself, or the nearest directory that exists (a run creates the ones below it)

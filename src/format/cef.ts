@@ -1,6 +1,6 @@
 import type { LogRecord } from '../types.js';
 import { isExact } from '../exact-numbers.js';
-import { cutUtf8, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { capChars, FFFD, HEADER_MAX, headerFit, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, keyValueFormat, type Emit, type UniqueKeys } from './line.js';
 import { apiTimeMs, sameAsIso } from '../time.js';
 
@@ -11,8 +11,6 @@ import { apiTimeMs, sameAsIso } from '../time.js';
  * Other C0 controls but TAB become U+FFFD in both: syslog-ng ends a message at a NUL, so a
  * NUL in a value would split one event into two, the second one forged by the value.
  */
-const HEADER_MAX = 128;
-const FFFD = '\ufffd';
 
 // C0 controls but TAB, in the header and in values (LF and CR among them)
 const HEADER_SPECIAL = /[\\|\x00-\x08\x0a-\x1f]/;
@@ -21,11 +19,7 @@ export function escapeCefHeader(s: string): string {
   // most header values need nothing: one test instead of a replace that copies every value
   if (s.length <= HEADER_MAX && !HEADER_SPECIAL.test(s)) return s;
   let capped = s.replace(/[\r\n]+/g, ' ').replace(HEADER_CONTROL, FFFD);
-  if (capped.length > HEADER_MAX) {
-    // cut before a surrogate pair, not through it: a lone half reaches the wire as U+FFFD
-    const high = capped.charCodeAt(HEADER_MAX - 2);
-    capped = `${capped.slice(0, high >= 0xd800 && high <= 0xdbff ? HEADER_MAX - 2 : HEADER_MAX - 1)}…`;
-  }
+  capped = capChars(capped, HEADER_MAX);
   return /[\\|]/.test(capped) ? capped.replace(/[\\|]/g, (c) => `\\${c}`) : capped;
 }
 
@@ -87,18 +81,16 @@ const CUSTOM: readonly Labelled[] = [
 const EXTERNAL_ID_MAX = 40;
 const SHOST_MAX = 1023;
 
-/** `s` cut to `max` characters, ending in …, never through a surrogate pair. */
-function capChars(s: string, max: number): string {
-  const high = s.charCodeAt(max - 2);
-  return `${s.slice(0, high >= 0xd800 && high <= 0xdbff ? max - 2 : max - 1)}…`;
-}
 const MAPPED = new Set(['_id', 'created_timestamp', ...STANDARD.map((m) => m.field), ...CUSTOM.map((m) => m.field)]);
 
 /** `ad.<field>` for a field name that needs no cleaning, '' for one that does. */
 const plainAdKey = perName((field) => (safeKey(field) === field ? `ad.${field}` : ''));
 
-const AD_KEYS: UniqueKeys = { plainKey: plainAdKey, baseKey: (field) => `ad.${safeKey(field)}` };
-const AD_KEYS_UNMAPPED: UniqueKeys = { ...AD_KEYS, skip: (field) => MAPPED.has(field) };
+const adBase = (field: string) => `ad.${safeKey(field)}`;
+// the id and the time as sent, when they go to ad.* (an id over externalId's 40 characters, a time
+// rt cannot hold), are never shortened, as externalId and rt are not
+const AD_KEYS: UniqueKeys = { plainKey: plainAdKey, baseKey: adBase, keep: (field) => field === '_id' || field === 'created_timestamp' };
+const AD_KEYS_UNMAPPED: UniqueKeys = { plainKey: plainAdKey, baseKey: adBase, skip: (field) => MAPPED.has(field) };
 
 /** Walks a record's CEF fields in line order; shared by the fast path and the truncating one. */
 function cefFields(r: LogRecord, ctx: FormatContext, emit: Emit): void {
@@ -163,18 +155,12 @@ export const isWord = (v: unknown): v is string => typeof v === 'string' && v !=
 export function cefHeader(r: LogRecord, ctx: FormatContext): string {
   const sigId = isWord(r.activity_type) ? r.activity_type : ctx.app;
   const name = isWord(r.name) ? r.name : `${ctx.app} ${sigId}`;
-  return `CEF:0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(headerFit(sigId, ctx))}|${escapeCefHeader(headerFit(name, ctx))}|${numericSeverity(r.severity)}|`;
+  return `CEF:0|Symantec|CloudSOC|${escapeCefHeader(ctx.version)}|${escapeCefHeader(fit(sigId, ctx))}|${escapeCefHeader(fit(name, ctx))}|${numericSeverity(r.severity)}|`;
 }
 
-/**
- * The header is never shortened by --max_message_size (only the extension's values are), so each
- * of its two free-text fields also gets at most a quarter of it in bytes: 128 characters of CJK
- * are ~384 bytes each, which alone could pass a small limit. No change at the ~8,000-byte default.
- */
-function headerFit(s: string, ctx: FormatContext): string {
-  const room = ctx.maxBytes >> 2;
-  if (ctx.maxBytes <= 0 || s.length * 3 <= room || Buffer.byteLength(s, 'utf8') <= room) return s;
-  return cutUtf8(s, room);
+/** headerFit (fields.ts), with room for what escaping makes of the text (see escapeCefHeader). */
+function fit(s: string, ctx: FormatContext): string {
+  return ctx.maxBytes > 0 ? headerFit(s, ctx.maxBytes, /[\x00-\x08\x0a-\x1f]/.test(s) ? 3 : /[\\|]/.test(s) ? 2 : 1) : s;
 }
 
 const CEF = keyValueFormat(' ', escapeCefValue, cefFields);

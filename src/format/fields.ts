@@ -143,3 +143,27 @@ export function fitPairs(pairs: Pair[], render: (p: Pair[]) => string, ctx: Form
 export function isAddress(v: string): boolean {
   return isIP(v) !== 0 && !v.includes('%');
 }
+
+export const FFFD = '\ufffd';
+/** Free-text header fields (CEF's signature id and name, LEEF's event id): at most this many characters. */
+export const HEADER_MAX = 128;
+
+/** `s` cut to `max` characters, ending in …, never through a surrogate pair (a lone half reaches the wire as U+FFFD). */
+export function capChars(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const high = s.charCodeAt(max - 2);
+  return `${s.slice(0, high >= 0xd800 && high <= 0xdbff ? max - 2 : max - 1)}…`;
+}
+
+/**
+ * A header is never shortened by --max_message_size (only the values after it are), so a
+ * free-text header field also gets at most a quarter of it in bytes: 128 characters of CJK are
+ * ~384 bytes each, which alone could pass a small limit. `growth`: how much the format's escaping
+ * can make of a byte of this text (CEF's `\\`: 2; a control character or LEEF's `|` as U+FFFD: 3).
+ * No change at the ~8,000-byte syslog default.
+ */
+export function headerFit(s: string, maxBytes: number, growth = 1): string {
+  const room = maxBytes > 0 ? Math.floor((maxBytes >> 2) / growth) : 0;
+  if (maxBytes <= 0 || s.length * 3 <= room || Buffer.byteLength(s, 'utf8') <= room) return s;
+  return cutUtf8(s, room);
+}

@@ -1,6 +1,6 @@
 import type { LogRecord } from '../types.js';
 
-import { fitPairs, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { capChars, FFFD, fitPairs, HEADER_MAX, headerFit, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, type Emit, type UniqueKeys } from './line.js';
 import { isWord } from './cef.js';
 import { LEEF_PREDEFINED_KEYS } from './leef-keys.js';
@@ -24,18 +24,13 @@ import { apiTimeMs, sameAsIso } from '../time.js';
  */
 export const LEEF_DELIMITERS = '^~`!#$%&*+;,/?@<>"(){}[]';
 const DEFAULT_DELIMITER = '^';
-const FFFD = '\ufffd';
-const HEADER_MAX = 128;
 
 const HEADER_SPECIAL = /[|\x00-\x1f]/;
 const HEADER_SPECIAL_G = /[|\x00-\x1f]/g;
 /** A header field: `|` and C0 controls as U+FFFD, capped before a surrogate pair, never through it. */
 export function leefHeaderField(s: string): string {
   if (s.length <= HEADER_MAX && !HEADER_SPECIAL.test(s)) return s;
-  const clean = s.replace(HEADER_SPECIAL_G, FFFD);
-  if (clean.length <= HEADER_MAX) return clean;
-  const high = clean.charCodeAt(HEADER_MAX - 2);
-  return `${clean.slice(0, high >= 0xd800 && high <= 0xdbff ? HEADER_MAX - 2 : HEADER_MAX - 1)}…`;
+  return capChars(s.replace(HEADER_SPECIAL_G, FFFD), HEADER_MAX);
 }
 
 const CONTROL = /[\x00-\x1f]/;
@@ -131,7 +126,7 @@ const prefix = perName((key) => `${DEFAULT_DELIMITER}${key}=`);
  */
 export function formatLeef(r: LogRecord, ctx: FormatContext): string {
   const eventId = isWord(r.activity_type) ? r.activity_type : ctx.app;
-  const head = `LEEF:2.0|Symantec|CloudSOC|${leefHeaderField(ctx.version)}|${leefHeaderField(eventId)}|`;
+  const head = `LEEF:2.0|Symantec|CloudSOC|${leefHeaderField(ctx.version)}|${leefHeaderField(headerFit(eventId, ctx.maxBytes, HEADER_SPECIAL.test(eventId) ? 3 : 1))}|`;
   const parts: string[] = [`${head}${DEFAULT_DELIMITER}|`];
   let caret = false;
   leefFields(r, ctx, (key, value) => {

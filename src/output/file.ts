@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { trustedPath } from '../links.js';
+import { trustedPathOrThrow } from '../links.js';
 import { OutputError } from '../errors.js';
 import { encodeLines } from './encode.js';
 import { turns } from './turns.js';
@@ -22,12 +22,6 @@ function openAppend(path: string): Promise<FileHandle> {
   return open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
 }
 
-/** `path` with its links resolved, when only this user or root made them (links.ts). */
-function resolvedPath(path: string): string {
-  const t = trustedPath(path);
-  if (t.why !== undefined) throw Object.assign(new Error(t.why), { code: t.why });
-  return t.path;
-}
 
 /**
  * Appends lines to a file, fsyncs in confirm() (once per page) and rotates like Python's
@@ -49,7 +43,7 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
   const exclusive = turns();
   const fail = (e: unknown, delivered: number): OutputError => {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ELOOP' ? 'it became a symbolic link while being opened: not followed' : code === 'ENOSPC' ? 'disk full' : code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code === 'EFBIG' ? 'file too large' : code ?? String(e);
+    const why = code === 'ELINK' ? (e as Error).message : code === 'ELOOP' ? 'it became a symbolic link while being opened: not followed' : code === 'ENOSPC' ? 'disk full' : code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : code === 'EFBIG' ? 'file too large' : code ?? String(e);
     return new OutputError(`output file ${o.path}: cannot write (${why})`, delivered, code);
   };
 
@@ -68,11 +62,16 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
    * write fails with why, and the lines already in the renamed file still count.
    */
   async function followRename(): Promise<void> {
+    const was = await fh!.stat().catch(() => undefined);
     await fh!.close().catch(() => undefined);
     fh = undefined;
     tailChecked = false;
     try {
+      // logrotate's create made the new PATH as configured; one this run creates (nocreate, a
+      // plain mv) gets the old file's owner, group and mode, as for a rotation of its own
+      const created = !(await stat(path).catch(() => undefined));
       await reopen();
+      if (created && was) await keepAccess(was);
     } catch (e) {
       reopenError = e;
       return;
@@ -112,14 +111,16 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
    * administrator who gave the file a forwarder's group (chgrp splunk) or mode must not see the
    * forwarder locked out at the first rotation, and a rotation by a root run (a backfill by hand)
    * must not leave a root-owned PATH the service user's runs cannot append to. Best effort: only
-   * root may give a file away; another user keeps a group only if it is one of its own (README:
-   * a setgid directory gives new files its group).
+   * root may give a file away; another user keeps a group only if it is one of its own. In a
+   * setgid directory the new file keeps the directory's group (README: the forwarder's group).
    */
   async function keepAccess(was: { mode: number; uid: number; gid: number }): Promise<void> {
     const now = await fh!.stat();
     if ((now.mode & 0o7777) !== (was.mode & 0o7777)) await fh!.chmod(was.mode & 0o7777).catch(() => undefined);
-    if (now.gid !== was.gid || now.uid !== was.uid) {
-      await fh!.chown(was.uid, was.gid).catch(() => fh!.chown(now.uid, was.gid)).catch(() => undefined);
+    // a setgid directory gives new files its group: the administrator's choice, kept
+    const gid = ((await stat(dirname(path)).catch(() => undefined))?.mode ?? 0) & 0o2000 ? now.gid : was.gid;
+    if (now.gid !== gid || now.uid !== was.uid) {
+      await fh!.chown(was.uid, gid).catch(() => fh!.chown(now.uid, gid)).catch(() => undefined);
     }
   }
 
@@ -180,7 +181,7 @@ export function fileOutput(o: FileOptions, warn: (msg: string) => void = () => u
     name: 'FILE',
     async open() {
       try {
-        path = resolvedPath(o.path);
+        path = trustedPathOrThrow(o.path);
         await mkdir(dirname(path), { recursive: true });
         const st = await stat(path).catch(() => undefined);
         if (st && !st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });

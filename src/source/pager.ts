@@ -7,6 +7,10 @@ import type { PageLogs } from './page-json.js';
 import { Dedup } from './dedup.js';
 import { apiTimeMs } from '../time.js';
 import { believable } from '../clock.js';
+import { humanDuration } from '../summary.js';
+
+/** How far behind this host's the API's clock (its Date header, whole seconds) may read and still agree. */
+const CLOCKS_AGREE_MS = 2000;
 
 export interface Filters {
   severity?: string[];
@@ -109,7 +113,7 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
       page = await fetchPage(ctx, path, what);
     } catch (e) {
       const to = pageNo === 1 ? outOfRetention(e, o) : undefined;
-      if (to === undefined) throw e;
+      if (to === undefined) throw withClockHint(e);
       // the same first query from the oldest time the API's clock allows, once; the gap is
       // recorded (and the marker moved) only once the API has answered it
       path = firstQuery(ctx.config.tenant, { ...o, start: to });
@@ -120,8 +124,12 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
     }
     const fetchMs = performance.now() - t0;
     if (until !== undefined && o.ingestDelayMs !== undefined && believable(page.serverTime)) {
-      // the header has whole seconds: the API's clock read up to 999 ms more when it answered
-      until = Math.min(until, page.serverTime + 999 - o.ingestDelayMs);
+      // A host clock ahead of the API's: the cutoff by the API's, its Date as sent (the API's
+      // clock read no more than that, give or take the header's whole seconds, when it ran the
+      // query). Clocks that agree keep this host's cutoff, to the millisecond: the Date's
+      // truncated second would hold back the last second of logs for nothing.
+      const byApi = page.serverTime - o.ingestDelayMs;
+      if (byApi < until - CLOCKS_AGREE_MS) until = byApi;
     }
     const total = typeof page.meta.total_count === 'number' ? page.meta.total_count : undefined;
     if (pageNo === 1 && o.raiseTo && total !== undefined && total > maxLogs) maxLogs = Math.max(maxLogs, o.raiseTo);
@@ -173,6 +181,18 @@ function outOfRetention(e: unknown, o: PagerOptions): string | undefined {
   if (!o.retention || !(e instanceof ApiError) || e.status !== 400 || !/retention/i.test(e.message) || !believable(e.serverTime)) return undefined;
   const oldest = o.retention.oldest(e.serverTime);
   return apiTimeMs(o.start) < oldest ? new Date(oldest).toISOString() : undefined;
+}
+
+/**
+ * A retention 400 the agent could not correct by the API's clock (no Date header, or one more
+ * than a day off) comes from a clock that is wrong here or there: the message says which to check.
+ */
+function withClockHint(e: unknown): unknown {
+  if (!(e instanceof ApiError) || e.status !== 400 || !/retention/i.test(e.message) || believable(e.serverTime)) return e;
+  const hint = e.serverTime === undefined
+    ? 'is this host\'s clock behind the API\'s? (it sent no Date header to compare)'
+    : `the API's Date header says ${new Date(e.serverTime).toISOString()}, ${humanDuration(Math.round(Math.abs(e.serverTime - Date.now()) / 1000))} from this host's clock: is this host's clock right?`;
+  return Object.assign(new ApiError(`${e.message}; ${hint}`, e.status), { serverTime: e.serverTime });
 }
 
 /**

@@ -148,7 +148,7 @@ describe('install.sh: flags are written so that cron and systemd run them as giv
     const r = install(['--prefix', prefix, '--cron', '--flags', flags]);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const line = readFileSync(join(prefix, 'etc/cron.d/siem-agent'), 'utf8').split('\n').find((l) => l.startsWith('*/10'))!;
-    expect(cronCommand(line)).toBe(`/usr/local/bin/siem-agent --config /etc/siem-agent/config.json ${flags} >/dev/null`);
+    expect(cronCommand(line)).toBe(`exec /usr/local/bin/siem-agent --config /etc/siem-agent/config.json ${flags} >/dev/null`);
   }, 180_000);
 
   it.skipIf(!has('systemd-analyze'))('--systemd: the service unit passes systemd-analyze verify', () => {
