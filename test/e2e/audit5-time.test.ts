@@ -12,6 +12,7 @@ import type { LogRecord } from '../../src/types.js';
 import { idsOf, jsonLines, readLog, runAgent, stateOf, tmp } from '../helpers/agent.js';
 import { fixtures, iso, mk } from '../helpers/raw-api.js';
 import { daemonsAvailable, freePort, RSYSLOG_ROOT } from '../helpers/daemons.js';
+import { skewedEnv } from '../helpers/clock.js';
 
 const fx = fixtures();
 afterEach(() => fx.closeAll());
@@ -21,25 +22,7 @@ const DAY = 86_400_000;
 const RETENTION = 180 * DAY;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A --require shim that moves this process's clock by SA_CLOCK_OFFSET_MS (Date only; timers untouched). */
-function clockShim(): string {
-  const p = join(tmp('sa-clock-'), 'clock-shim.cjs');
-  writeFileSync(p, `
-const OFF = Number(process.env.SA_CLOCK_OFFSET_MS || 0);
-const Real = Date;
-function Shifted(...a) {
-  if (!new.target) return new Real(Real.now() + OFF).toString();
-  return a.length === 0 ? new Real(Real.now() + OFF) : new Real(...a);
-}
-Shifted.prototype = Real.prototype;
-Shifted.now = () => Real.now() + OFF;
-Shifted.parse = Real.parse;
-Shifted.UTC = Real.UTC;
-globalThis.Date = Shifted;
-`);
-  return p;
-}
-const skewed = (offsetMs: number) => ({ env: { NODE_OPTIONS: `--require ${clockShim()}`, SA_CLOCK_OFFSET_MS: String(offsetMs) } });
+const skewed = (offsetMs: number) => ({ env: skewedEnv(offsetMs) });
 
 async function detectSetup(detect: LogRecord[], extra: string[] = []) {
   const emu = await fx.emulator(detect);

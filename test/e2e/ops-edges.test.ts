@@ -210,8 +210,9 @@ describe("install.sh: the README's own install command gives a job that can do i
     const r = install(['--prefix', prefix, '--cron', '--flags', flags]);
     expect(r.status, r.stderr).toBe(0);
     const line = readFileSync(P('etc/cron.d/siem-agent'), 'utf8').split('\n').find((l) => l.startsWith('*/10'))!;
-    expect(line).toMatch(/^\*\/10 \* \* \* \* siem-agent \//);
-    const cmd = rooted(cronCommand(line).replace(/\s*>\/dev\/null$/, ''));
+    expect(line).toMatch(/^\*\/10 \* \* \* \* siem-agent exec \//);
+    // what sh -c runs once `exec` has replaced it
+    const cmd = rooted(cronCommand(line).replace(/^exec /, '').replace(/\s*>\/dev\/null$/, ''));
     const res = await run('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', ...cmd,
       '--log_file', P('var/log/siem-agent/siem_agent.log')]);
     expect(res.stderr).not.toMatch(/EACCES/);

@@ -13,6 +13,7 @@ import { formatCef } from '../../src/format/cef.js';
 import { formatLeef } from '../../src/format/leef.js';
 import { BIN, idsOf, jsonLines, tmp, type AgentResult } from '../helpers/agent.js';
 import { fixtures, iso, mk } from '../helpers/raw-api.js';
+import { skewedEnv } from '../helpers/clock.js';
 
 const fx = fixtures();
 afterEach(() => fx.closeAll());
@@ -72,24 +73,7 @@ function dir(owner?: string): string {
   return d;
 }
 
-/** A --require shim that moves this process's clock by SA_CLOCK_OFFSET_MS (Date only), as audit5-time.test.ts. */
-function skewed(offsetMs: number): NodeJS.ProcessEnv {
-  const p = join(tmp('sa-r6-clock-'), 'clock-shim.cjs');
-  writeFileSync(p, `
-const OFF = Number(process.env.SA_CLOCK_OFFSET_MS || 0);
-const Real = Date;
-function Shifted(...a) {
-  if (!new.target) return new Real(Real.now() + OFF).toString();
-  return a.length === 0 ? new Real(Real.now() + OFF) : new Real(...a);
-}
-Shifted.prototype = Real.prototype;
-Shifted.now = () => Real.now() + OFF;
-Shifted.parse = Real.parse;
-Shifted.UTC = Real.UTC;
-globalThis.Date = Shifted;
-`);
-  return { NODE_OPTIONS: `--require ${p}`, SA_CLOCK_OFFSET_MS: String(offsetMs) };
-}
+
 
 /**
  * An HTTP front between the agent and the emulator (a proxy or load balancer). `before(n)` runs
@@ -145,7 +129,7 @@ describe('--ingest_delay cut off by the API\'s Date header (pager.ts)', () => {
     const cfg = emu.configFile(d, { api_server: api });
     const out = join(d, 'out.json');
     const args = detectArgs(cfg, out, join(d, 'agent.log'), ['--ingest_delay', '1']);
-    const clk = skewed(5 * 60_000); // this host's clock 5 min ahead: the API's Date sets the cutoff
+    const clk = skewedEnv(5 * 60_000); // this host's clock 5 min ahead: the API's Date sets the cutoff
     const first = await agent(args, clk);
     expect(first.code, first.stderr).toBe(0);
     await sleep(Math.max(0, S + 1500 - Date.now()));

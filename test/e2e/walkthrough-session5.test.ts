@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../src/types.js';
 import { BIN, runAgent, tmp } from '../helpers/agent.js';
 import { fixtures, iso, mk } from '../helpers/raw-api.js';
+import { clockShim } from '../helpers/clock.js';
 
 const fx = fixtures();
 afterEach(() => fx.closeAll());
@@ -53,24 +54,6 @@ function logs(n: number, pad = 0): LogRecord[] {
   return Array.from({ length: n }, (_, i) => mk(`w6-${String(i).padStart(4, '0')}`, iso(t - (n - i) * 1000), pad ? { message: 'x'.repeat(pad) } : {}));
 }
 
-/** A --require shim that moves the agent's clock by SA_CLOCK_OFFSET_MS (as audit5-time.test.ts). */
-function clockShim(): string {
-  const p = join(tmp('w6-clock-'), 'clock-shim.cjs');
-  writeFileSync(p, `
-const OFF = Number(process.env.SA_CLOCK_OFFSET_MS || 0);
-const Real = Date;
-function Shifted(...a) {
-  if (!new.target) return new Real(Real.now() + OFF).toString();
-  return a.length === 0 ? new Real(Real.now() + OFF) : new Real(...a);
-}
-Shifted.prototype = Real.prototype;
-Shifted.now = () => Real.now() + OFF;
-Shifted.parse = Real.parse;
-Shifted.UTC = Real.UTC;
-globalThis.Date = Shifted;
-`);
-  return p;
-}
 
 /** Byte lengths of a CEF line's header fields (escapes as written). */
 function cefHeaderFields(line: string): string[] {
