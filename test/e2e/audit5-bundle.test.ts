@@ -3,11 +3,11 @@
 // in the service user's directories not followed by a bundle made as root. The link tests are
 // root only: they create a system user (the stand-in for install.sh's `siem-agent`), removed in
 // afterAll, and plant its links with runuser. No emulator: bundle reaches no API.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runAgent, tmp, type AgentResult } from '../helpers/agent.js';
+import { BIN, runAgent, tmp, runCommand as run } from '../helpers/agent.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -29,16 +29,6 @@ afterAll(() => {
 const uid = (u: string) => Number(execFileSync('id', ['-u', u], { encoding: 'utf8' }).trim());
 const gid = (u: string) => Number(execFileSync('id', ['-g', u], { encoding: 'utf8' }).trim());
 
-function run(cmd: string, args: string[]): Promise<AgentResult> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 const asUser = (user: string, cmd: string, args: string[]) => run('runuser', ['-u', user, '--', cmd, ...args]);
 
 /** A scratch directory others can traverse (tmp() makes them 0700), owned by `owner`. */
@@ -115,7 +105,7 @@ describe('bundle: the window', () => {
 });
 
 describe.skipIf(!canRun)('bundle and symbolic links in the service user\'s directories (README: bundle, "it holds no secrets")', () => {
-  // copied from audit 5's files audit (test/e2e/audit5-files.test.ts), self-contained here
+  // found by audit 5's files audit; kept here, with the skip notes
   it('bundle as root: no file a planted link points to ends up in the support bundle ("it holds no secrets")', async () => {
     const base = dir(AGENT);
     const cfg = config(base, AGENT);

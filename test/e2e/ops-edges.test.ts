@@ -3,13 +3,13 @@
 // /etc or /var: install.sh runs in a scratch root (--prefix), and the service user and systemd's
 // read-only file system are stood in for by an unprivileged uid (setpriv) and a private mount
 // namespace (unshare -m), both only when this process is root.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { jsonLines, runAgent, startAgent, tmp, type AgentResult } from '../helpers/agent.js';
+import { jsonLines, runAgent, startAgent, tmp, type AgentResult, runCommand as run } from '../helpers/agent.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -31,17 +31,6 @@ function setup(extra: string[] = []) {
   return { dir, log, out, config, args: ['--config', config, '-o', 'FILE', '-f', out, '--format', 'json', '--severity', 'all', '--log_file', log, ...extra] };
 }
 
-/** Spawns a command asynchronously (the emulator lives in this process and must keep answering). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<AgentResult> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
 describe('--dry_run never moves the marker or the status (README: Every flag)', () => {
   it.each([['-c'], ['-r']])('--dry_run %s leaves last_job.status and the marker as they were', async (flag) => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../src/types.js';
 import type { Emulator } from '../../src/emulator/server.js';
-import { BIN, countIds, idsOf, jsonLines, runAgent, stateOf, tmp, type AgentResult } from '../helpers/agent.js';
+import { BIN, countIds, idsOf, jsonLines, runAgent, stateOf, tmp, runCommand as run } from '../helpers/agent.js';
 import { fixtures, iso, mk } from '../helpers/raw-api.js';
 
 const fx = fixtures();
@@ -42,17 +42,6 @@ afterAll(async () => {
   }
 });
 
-/** Spawns asynchronously (the emulator lives in this process and must keep answering). */
-function run(cmd: string, args: string[]): Promise<AgentResult> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
 const writeMarker = (dir: string, timestamp: string) =>
   writeFileSync(join(dir, 'export_log.state'), JSON.stringify({ format: 'siem-agent-state', version: 1, apps: { Detect: { timestamp, ids: [] } } }));

@@ -3,7 +3,7 @@
 // here is a finding. Real processes (bin/siem-agent as a child, the project's emulator, a small
 // HTTP front between them); the formatters are tested as units where a process adds nothing.
 // Some tests need root: users r6-agent and r6-other are created and removed in afterAll.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttp, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../src/types.js';
 import { formatCef } from '../../src/format/cef.js';
 import { formatLeef } from '../../src/format/leef.js';
-import { BIN, idsOf, jsonLines, tmp, type AgentResult } from '../helpers/agent.js';
+import { BIN, idsOf, jsonLines, tmp, runCommand as run } from '../helpers/agent.js';
 import { fixtures, iso, mk } from '../helpers/raw-api.js';
 import { skewedEnv } from '../helpers/clock.js';
 
@@ -47,21 +47,6 @@ afterAll(async () => {
   if (canUsers) removeUsers();
 });
 
-/** Spawns asynchronously (the emulator lives in this process and must keep answering). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentResult> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    if (c.pid) children.add(c.pid);
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    c.on('close', (code, signal) => {
-      if (c.pid) children.delete(c.pid);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 const agent = (args: string[], env: NodeJS.ProcessEnv = {}) => run(BIN, args, env);
 const asUser = (user: string, cmd: string, args: string[]) => run('runuser', ['-u', user, '--', cmd, ...args]);
 

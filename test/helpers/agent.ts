@@ -44,6 +44,21 @@ export function startAgent(args: string[], opts: AgentOpts = {}): { child: Child
   return { child, done };
 }
 
+/**
+ * Runs any command (runuser, sh, the agent through setpriv …) as a child, asynchronously: an
+ * emulator in the test's own process keeps answering meanwhile. Its exit, output and pid.
+ */
+export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<AgentResult & { pid: number }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    c.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, pid: c.pid ?? 0 }));
+  });
+}
+
 export function runAgent(args: string[], opts: AgentOpts = {}): Promise<AgentResult> {
   return startAgent(args, opts).done;
 }
