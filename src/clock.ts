@@ -10,8 +10,9 @@ import { humanDuration } from './summary.js';
  * cannot be told, so it is ignored, with a warning, rather than stop delivery or skip logs.
  */
 
-/** How far this host's clock may be from the API's before a run says so (seconds). */
-const TOLERANCE_S = 60;
+/** How far a clock (this host's, or a log's time) may be off the API's before a run says so. */
+export const CLOCK_TOLERANCE_MS = 60_000;
+const TOLERANCE_S = CLOCK_TOLERANCE_MS / 1000;
 const BELIEVED_MS = 86_400_000;
 
 /** Whether a Date header's time is close enough to this host's clock to be used. */

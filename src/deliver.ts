@@ -1,7 +1,7 @@
 import { OutputError } from './errors.js';
 import type { Format, FormatContext } from './format/index.js';
 import { syslogSeverity } from './format/fields.js';
-import { believable } from './clock.js';
+import { believable, CLOCK_TOLERANCE_MS } from './clock.js';
 import type { Output } from './output/types.js';
 import { pages, type PagerOptions } from './source/pager.js';
 import type { ClientContext } from './source/client.js';
@@ -54,9 +54,6 @@ function formatPage(records: (LogRecord | undefined)[], format: Format, fmt: For
   return { lines, sev, keys };
 }
 
-/** How far ahead of this host's clock a log's time may be before the run says the clock is behind. */
-const CLOCK_SLACK_MS = 60_000;
-
 /**
  * How many of a page's lines count as delivered when its write failed or was stopped part-way
  * (a --rate chunk, a signal, a full disk). Lines the output took still count only once it
@@ -100,7 +97,7 @@ export async function deliverApp(r: AppRun): Promise<Marker | undefined> {
       // (onServerTime); what is left is logs dated after the API's own clock.
       const api = believable(batch.serverTime) ? batch.serverTime : undefined;
       const apiNow = api ?? Date.now();
-      if (!clockWarned && newest !== undefined && newest > apiNow + CLOCK_SLACK_MS) {
+      if (!clockWarned && newest !== undefined && newest > apiNow + CLOCK_TOLERANCE_MS) {
         clockWarned = true;
         const ahead = `${new Date(newest).toISOString()}, ${Math.round((newest - apiNow) / 1000)} s after`;
         r.log.warn(api !== undefined

@@ -97,6 +97,11 @@ export function cutUtf8(value: string, bytes: number): string {
   return value.slice(0, end) + ELLIPSIS;
 }
 
+/** Whether a line fits ctx.maxBytes (0: no limit); most lines are told by their length alone. */
+export function fits(line: string, maxBytes: number): boolean {
+  return maxBytes <= 0 || line.length <= maxBytes / 3 || Buffer.byteLength(line, 'utf8') <= maxBytes;
+}
+
 export interface Pair {
   key: string;
   value: string;     // raw text, escaped by the format

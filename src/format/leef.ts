@@ -1,6 +1,6 @@
 import type { LogRecord } from '../types.js';
 
-import { capChars, FFFD, fitPairs, HEADER_MAX, headerFit, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
+import { capChars, FFFD, fitPairs, fits, HEADER_MAX, headerFit, isAddress, numericSeverity, perName, safeKey, text, type FormatContext, type Pair } from './fields.js';
 import { emitUnique, type Emit, type UniqueKeys } from './line.js';
 import { isWord } from './cef.js';
 import { LEEF_PREDEFINED_KEYS } from './leef-keys.js';
@@ -143,7 +143,7 @@ export function formatLeef(r: LogRecord, ctx: FormatContext): string {
   });
   if (!caret) {
     const line = parts.join('');
-    if (ctx.maxBytes <= 0 || line.length <= ctx.maxBytes / 3 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
+    if (fits(line, ctx.maxBytes)) return line;
   }
   let lossy = false;
   const render = (ps: Pair[]): string => {

@@ -1,5 +1,5 @@
 import type { LogRecord } from '../types.js';
-import { fitPairs, perName, text, type FormatContext, type Pair } from './fields.js';
+import { fitPairs, fits, perName, text, type FormatContext, type Pair } from './fields.js';
 
 /** Receives a record's pairs in line order; `keep` marks values that are never shortened. */
 export type Emit = (key: string, value: string, keep: boolean) => void;
@@ -37,7 +37,7 @@ export function keyValueFormat(sep: string, escape: (value: string) => string, w
         parts.push(parts.length === 1 ? `${key}=` : prefix(key), escape(value));
       });
       const line = parts.join('');
-      if (ctx.maxBytes <= 0 || line.length <= ctx.maxBytes / 3 || Buffer.byteLength(line, 'utf8') <= ctx.maxBytes) return line;
+      if (fits(line, ctx.maxBytes)) return line;
       return fitPairs(pairs(r, ctx), (ps) => header + ps.map((p) => `${p.key}=${escape(p.value)}`).join(sep), ctx);
     },
   };

@@ -22,7 +22,6 @@ function openAppend(path: string): Promise<FileHandle> {
   return open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
 }
 
-
 /**
  * Appends lines to a file, fsyncs in confirm() (once per page) and rotates like Python's
  * RotatingFileHandler: before a line that would take the file to maxBytes or more, PATH becomes

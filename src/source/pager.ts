@@ -43,7 +43,8 @@ export interface PagerOptions {
   /**
    * When the first page is refused with a 400 and the API's clock says the start is out of its
    * retention (a host clock behind the API's puts the oldest allowed time before the API's), the
-   * chain starts again at `oldest(serverTime)`, once; `onClamp` records the gap first.
+   * chain starts again at `oldest(serverTime)`, once; `onClamp` records the gap once that query
+   * has been answered.
    */
   retention?: { oldest: (serverTime: number) => number; onClamp: (from: string, to: string) => Promise<void> };
 }
@@ -171,14 +172,18 @@ export async function* pages(ctx: ClientContext, o: PagerOptions): AsyncGenerato
 }
 
 /**
+ * The API refusing a query as older than its retention: the contract's 400 for it says
+ * "retention"; any other 400 (a proxy's, a load balancer's) is no reason to move a marker.
+ */
+const isRetention400 = (e: unknown): e is ApiError => e instanceof ApiError && e.status === 400 && /retention/i.test(e.message);
+
+/**
  * The start the first query should have had, when `e` is the API refusing it as older than its
  * retention by its own clock (a 400 with a Date header that puts the start before the oldest time
  * allowed); undefined for any other error, which stays an error.
  */
 function outOfRetention(e: unknown, o: PagerOptions): string | undefined {
-  // the contract's 400 for it says "retention"; any other 400 (a proxy's, a load balancer's) is no
-  // reason to move a marker
-  if (!o.retention || !(e instanceof ApiError) || e.status !== 400 || !/retention/i.test(e.message) || !believable(e.serverTime)) return undefined;
+  if (!o.retention || !isRetention400(e) || !believable(e.serverTime)) return undefined;
   const oldest = o.retention.oldest(e.serverTime);
   return apiTimeMs(o.start) < oldest ? new Date(oldest).toISOString() : undefined;
 }
@@ -188,7 +193,7 @@ function outOfRetention(e: unknown, o: PagerOptions): string | undefined {
  * than a day off) comes from a clock that is wrong here or there: the message says which to check.
  */
 function withClockHint(e: unknown): unknown {
-  if (!(e instanceof ApiError) || e.status !== 400 || !/retention/i.test(e.message) || believable(e.serverTime)) return e;
+  if (!isRetention400(e) || believable(e.serverTime)) return e;
   const hint = e.serverTime === undefined
     ? 'is this host\'s clock behind the API\'s? (it sent no Date header to compare)'
     : `the API's Date header says ${new Date(e.serverTime).toISOString()}, ${humanDuration(Math.round(Math.abs(e.serverTime - Date.now()) / 1000))} from this host's clock: is this host's clock right?`;
