@@ -537,7 +537,7 @@ describe('chaos soak: FILE output', () => {
   it('no rotation: random kills (timer, prefetch, write, commit), API faults, logs arriving, varying flags', async () => {
     const out = join(tmp('sa-soak-out-'), 'events.json');
     const s = await soak({
-      name: 'file', seed: SEED, runs: 60, budgetMs: 16_000, outputArgs: ['-o', 'FILE', '-f', out],
+      name: 'file', seed: SEED, runs: 60, budgetMs: 32_000, outputArgs: ['-o', 'FILE', '-f', out],
       read: () => parseReceived(fileBytes(out)), fileHooks: { dir: join(out, '..'), name: 'events.json' },
       ingestDelay: 5, initial: { Investigate: 700, Detect: 300 },
     });
@@ -614,7 +614,7 @@ describe.skipIf(!daemonsAvailable().rsyslog)('chaos soak: a real rsyslog as the 
     const port = await freePort('tcp');
     const rx = await restartable({ kind: 'tcp', port, framing: 'lf' });
     const s = await soak({
-      name: 'tcp-rsyslog', seed: SEED + 2, runs: 40, budgetMs: 16_000,
+      name: 'tcp-rsyslog', seed: SEED + 2, runs: 40, budgetMs: 30_000,
       outputArgs: ['-o', 'REMOTE', '-t', `127.0.0.1:${port}`, '--socket_type', 'TCP'],
       read: () => parseReceived(existsSync(rx.outFile) ? readFileSync(rx.outFile) : Buffer.alloc(0), afterHeader),
       ingestDelay: 5, initial: { Investigate: 500, Detect: 200 },
